@@ -1,0 +1,1 @@
+"""Order Execution Engine: routes token swaps to the best simulated Solana DEX."""

@@ -1,0 +1,1 @@
+"""Persistence: Piccolo tables on PostgreSQL, and the statements the pipeline runs."""

@@ -1,0 +1,43 @@
+"""The PostgreSQL connection pool, shared by Piccolo queries and our hand-written statements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from piccolo.engine.postgres import PostgresEngine
+
+from app.db.tables import TABLES
+
+
+class Database:
+    """Owns one Piccolo engine (and its asyncpg pool) and binds our tables to it."""
+
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+        self.engine = PostgresEngine(config={"dsn": url}, log_queries=False)
+        self._pool_size = (min_size, max_size)
+        for table in TABLES:
+            table._meta.db = self.engine
+
+    async def start(self) -> None:
+        low, high = self._pool_size
+        await self.engine.start_connection_pool(min_size=low, max_size=high)
+
+    async def stop(self) -> None:
+        if self.engine.pool is not None:
+            await self.engine.close_connection_pool()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self.engine.pool is None:
+            raise RuntimeError("the database pool is not started")
+        return self.engine.pool
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        """Run one statement in one round trip (asyncpg prepares and caches it)."""
+        async with self.pool.acquire() as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchval(sql, *args)

@@ -1,0 +1,60 @@
+"""Orders and their lifecycle events. The database is the record; pushes only notify."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    BigSerial,
+    ForeignKey,
+    Integer,
+    Numeric,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+class Order(Table, tablename="orders"):
+    id = UUID(primary_key=True)
+    type = Varchar(length=16)
+    token_in = Varchar(length=16)
+    token_out = Varchar(length=16)
+    amount_in = Numeric()
+    slippage_bps = Integer()
+    status = Varchar(length=16)
+    attempt = Integer(default=1)
+    last_seq = Integer(default=1)
+    """The seq of the newest event: events are numbered 1, 2, 3 … with no gap."""
+    dex = Varchar(length=32, null=True, default=None)
+    tx_hash = Varchar(length=128, null=True, default=None)
+    quoted_out = Numeric(null=True, default=None)
+    min_out = Numeric(null=True, default=None)
+    amount_out = Numeric(null=True, default=None)
+    executed_price = Numeric(null=True, default=None)
+    error = Text(null=True, default=None)
+    retry_reason = Text(null=True, default=None)
+    """Why the current attempt failed, until the next attempt starts (written on its event)."""
+    client = Varchar(length=64, default="")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class OrderEvent(Table, tablename="order_events"):
+    id = BigSerial(primary_key=True)
+    order_id = ForeignKey(references=Order, on_delete=OnDelete.cascade)
+    seq = Integer()
+    status = Varchar(length=16)
+    at = Timestamptz()
+    attempt = Integer()
+    dex = Varchar(length=32, null=True, default=None)
+    tx_hash = Varchar(length=128, null=True, default=None)
+    quotes = JSONB(null=True, default=None)
+    amount_out = Numeric(null=True, default=None)
+    executed_price = Numeric(null=True, default=None)
+    error = Text(null=True, default=None)
+
+
+TABLES: tuple[type[Table], ...] = (Order, OrderEvent)

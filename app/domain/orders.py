@@ -1,0 +1,159 @@
+"""What a valid order request is. The API and the dashboard form share these rules."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from app.domain.tokens import MAX_AMOUNT, PAIRS, TOKENS, Market, find_market
+
+DEFAULT_SLIPPAGE_BPS = 50
+MIN_SLIPPAGE_BPS = 1
+MAX_SLIPPAGE_BPS = 5000
+
+
+class OrderType(enum.StrEnum):
+    MARKET = "market"
+    # LIMIT and SNIPER come next; they add a `waiting` status (see DESIGN.md).
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One rule a request broke, named by the field as the client sent it."""
+
+    field: str
+    message: str
+
+
+class InvalidOrder(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    type: OrderType
+    market: Market
+    amount: Decimal
+    slippage_bps: int
+
+    @property
+    def token_in(self) -> str:
+        return self.market.token_in.symbol
+
+    @property
+    def token_out(self) -> str:
+        return self.market.token_out.symbol
+
+
+def validate_order(
+    *,
+    type: str,
+    token_in: str,
+    token_out: str,
+    amount: Decimal | str | int,
+    slippage_bps: int | str | None,
+) -> OrderRequest:
+    """Check every rule and return the request, or raise `InvalidOrder` listing all problems."""
+    problems: list[Problem] = []
+    order_type = _order_type(type, problems)
+    market = _market(token_in, token_out, problems)
+    parsed_amount = _amount(amount, market, problems)
+    slippage = _slippage(slippage_bps, problems)
+    if (
+        problems
+        or order_type is None
+        or market is None
+        or parsed_amount is None
+        or slippage is None
+    ):
+        raise InvalidOrder(problems)
+    return OrderRequest(order_type, market, parsed_amount, slippage)
+
+
+def _order_type(raw: str, problems: list[Problem]) -> OrderType | None:
+    try:
+        return OrderType(raw)
+    except ValueError:
+        allowed = ", ".join(t.value for t in OrderType)
+        problems.append(Problem("type", f"type must be one of: {allowed} (got {raw!r})"))
+        return None
+
+
+def _market(token_in: str, token_out: str, problems: list[Problem]) -> Market | None:
+    known = True
+    for field, symbol in (("tokenIn", token_in), ("tokenOut", token_out)):
+        if symbol not in TOKENS:
+            supported = ", ".join(TOKENS)
+            problems.append(
+                Problem(field, f"{field} {symbol!r} is not a supported token ({supported})")
+            )
+            known = False
+    if not known:
+        return None
+    if token_in == token_out:
+        problems.append(Problem("tokenOut", "tokenOut must differ from tokenIn"))
+        return None
+    market = find_market(token_in, token_out)
+    if market is None:
+        pairs = ", ".join(p.symbol for p in PAIRS)
+        problems.append(
+            Problem("tokenOut", f"no market trades {token_in} for {token_out} (pairs: {pairs})")
+        )
+    return market
+
+
+def _amount(
+    raw: Decimal | str | int, market: Market | None, problems: list[Problem]
+) -> Decimal | None:
+    try:
+        amount = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip())
+    except InvalidOperation:
+        problems.append(Problem("amount", f"amount must be a decimal number (got {raw!r})"))
+        return None
+    if not amount.is_finite():
+        problems.append(Problem("amount", "amount must be a finite decimal number"))
+        return None
+    if amount <= 0:
+        problems.append(Problem("amount", "amount must be greater than 0"))
+        return None
+    if amount > MAX_AMOUNT:
+        problems.append(Problem("amount", f"amount must be at most {MAX_AMOUNT:f}"))
+        return None
+    places = max(0, -int(amount.normalize().as_tuple().exponent))
+    if market is not None and places > market.token_in.decimals:
+        token = market.token_in
+        problems.append(
+            Problem(
+                "amount",
+                f"amount has {places} decimal places; {token.symbol} allows at most "
+                f"{token.decimals}",
+            )
+        )
+        return None
+    return amount
+
+
+def _slippage(raw: int | str | None, problems: list[Problem]) -> int | None:
+    if raw is None or raw == "":
+        return DEFAULT_SLIPPAGE_BPS
+    try:
+        value = raw if isinstance(raw, int) else int(str(raw).strip())
+    except ValueError:
+        value = None
+    if (
+        value is None
+        or isinstance(value, bool)
+        or not (MIN_SLIPPAGE_BPS <= value <= MAX_SLIPPAGE_BPS)
+    ):
+        problems.append(
+            Problem(
+                "slippageBps",
+                f"slippageBps must be a whole number from {MIN_SLIPPAGE_BPS} to "
+                f"{MAX_SLIPPAGE_BPS} (got {raw!r})",
+            )
+        )
+        return None
+    return value

@@ -1,0 +1,1 @@
+"""Lifecycle events: one typed record, encoded as JSON for programs and HTML for people."""

@@ -1,0 +1,83 @@
+"""The composition root: builds every shared resource of a process from `Settings`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from app.db.database import Database
+from app.db.orders import OrderStore
+from app.events.bus import EventPublisher
+from app.services.execution import Executor
+from app.services.queueing import ExecutionQueue, JobPolicy, make_queue
+from app.services.quoting import Quoter
+from app.services.reconciler import Reconciler
+from app.settings import Settings
+from app.venues.clock import Clock
+from app.venues.simulated import SimulatedMarket, SimulatedVenue, build_venues
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    db: Database
+    redis: Redis
+    market: SimulatedMarket
+    venues: dict[str, SimulatedVenue]
+    store: OrderStore
+    queue: ExecutionQueue
+    publisher: EventPublisher
+    quoter: Quoter
+    executor: Executor
+    reconciler: Reconciler
+
+    @property
+    def events_channel(self) -> str:
+        return self.publisher.channel
+
+    async def close(self) -> None:
+        await self.queue.queue.disconnect()
+        await self.redis.aclose()
+        await self.db.stop()
+
+
+async def open_runtime(
+    settings: Settings, *, clock: Clock | None = None, pool_size: int = 10
+) -> Runtime:
+    """Connect to PostgreSQL and Redis and wire the services; `close()` undoes it."""
+    db = Database(settings.database_url, max_size=pool_size)
+    await db.start()
+    redis = Redis.from_url(settings.redis_url, protocol=2, decode_responses=True)
+    market = SimulatedMarket(
+        redis,
+        seed=settings.mock_seed,
+        failure_rate=settings.mock_failure_rate,
+        latency_scale=settings.mock_latency_scale,
+        clock=clock,
+    )
+    await market.open()
+    venues = build_venues(market)
+    store = OrderStore(db)
+    policy = JobPolicy.for_latency(settings.mock_latency_scale, settings.job_heartbeat_seconds)
+    saq_queue = make_queue(settings.redis_url, settings.queue_name)
+    await saq_queue.connect()
+    queue = ExecutionQueue(saq_queue, policy)
+    publisher = EventPublisher(redis, f"{settings.queue_name}:events")
+    quoter = Quoter(venues, timeout=2.0 * max(1.0, settings.mock_latency_scale))
+    executor = Executor(
+        store, venues, quoter, publisher, settle_wait=settings.job_heartbeat_seconds / 3
+    )
+    return Runtime(
+        settings=settings,
+        db=db,
+        redis=redis,
+        market=market,
+        venues=venues,
+        store=store,
+        queue=queue,
+        publisher=publisher,
+        quoter=quoter,
+        executor=executor,
+        reconciler=Reconciler(store, queue),
+    )

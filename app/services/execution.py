@@ -1,0 +1,217 @@
+"""The execution pipeline: route, build, submit, settle — one attempt per queue run.
+
+Safe to run twice, even at once: every step is a guarded transition (the loser of a
+race stops), submission is idempotent at the venue, and a run that finds the order
+mid-way first asks the venue what became of the transaction it may already have sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+
+from app.db.orders import Move, OrderStore
+from app.domain.failures import ExecutionError, FailureKind
+from app.domain.routing import choose_best, min_received
+from app.domain.status import MAX_ATTEMPTS, OrderStatus
+from app.domain.tokens import Market, find_market
+from app.events.bus import EventPublisher
+from app.events.schema import OrderView, QuoteView
+from app.services.quoting import Quoter
+from app.venues.base import SwapIntent, TxReceipt, TxState, Venue
+
+log = logging.getLogger(__name__)
+
+Heartbeat = Callable[[], Awaitable[None]]
+
+
+class RetryLater(Exception):
+    """This attempt failed transiently; run the job again after a backoff."""
+
+
+class _LostRace(Exception):
+    """Another run moved the order first: it owns the order now."""
+
+
+async def _no_heartbeat() -> None:
+    return None
+
+
+class Executor:
+    def __init__(
+        self,
+        store: OrderStore,
+        venues: Mapping[str, Venue],
+        quoter: Quoter,
+        publisher: EventPublisher,
+        *,
+        settle_wait: float = 3.0,
+    ) -> None:
+        self.store = store
+        self.venues = venues
+        self.quoter = quoter
+        self.publisher = publisher
+        self.settle_wait = settle_wait
+
+    async def execute(
+        self, order_id: str, *, can_retry: bool = True, heartbeat: Heartbeat = _no_heartbeat
+    ) -> OrderStatus | None:
+        """Drive the order as far as it goes in this run; its status afterwards (None: unknown).
+
+        Raises `RetryLater` when a transient failure should be retried by the queue.
+        """
+        order = await self.store.get(order_id)
+        if order is None or order.terminal:
+            return order.status if order else None
+        run = _Run(self, order, can_retry, heartbeat)
+        try:
+            await run.drive()
+        except _LostRace:
+            log.info("order %s moved on in another run", order_id)
+        return run.status
+
+
+class _Run:
+    """One queue run over one order; tracks where the order stands after each step."""
+
+    def __init__(
+        self, executor: Executor, order: OrderView, can_retry: bool, heartbeat: Heartbeat
+    ) -> None:
+        self.x = executor
+        self.order = order
+        self.order_id = order.order_id
+        self.status = order.status
+        self.attempt = order.attempt
+        self.can_retry = can_retry
+        self.heartbeat = heartbeat
+        market = find_market(order.token_in, order.token_out)
+        if market is None:
+            raise ValueError(f"order {order.order_id} trades an unknown pair")
+        self.market: Market = market
+        self.amount = Decimal(order.amount)
+
+    async def drive(self) -> None:
+        try:
+            await self._resume()
+        except ExecutionError as error:
+            await self._give_up_or_retry(error)
+
+    async def _resume(self) -> None:
+        order = self.order
+        cause = order.retry_reason or f"the worker stopped while the order was {order.status}"
+        if order.status is OrderStatus.PENDING:
+            await self._attempt(1, cause=None)
+        elif order.status is OrderStatus.ROUTING:
+            await self._attempt(order.attempt + 1, cause=cause)
+        elif order.status is OrderStatus.BUILDING:
+            venue = self._venue(order.dex)
+            receipt = await venue.find(self.order_id) if venue else None
+            if venue and receipt and receipt.attempt == order.attempt and receipt.live:
+                # The previous run sent it, then stopped before recording it.
+                await self._submitted(venue, receipt)
+            else:
+                await self._attempt(order.attempt + 1, cause=cause)
+        elif order.status is OrderStatus.SUBMITTED:
+            venue = self._venue(order.dex)
+            if venue is None or order.tx_hash is None:
+                raise ExecutionError(FailureKind.NO_ROUTE, f"venue {order.dex!r} is not configured")
+            receipt = await venue.status(order.tx_hash) or _unknown(order.tx_hash, order.attempt)
+            if receipt.state is TxState.DROPPED:
+                await self._attempt(order.attempt + 1, cause=order.retry_reason or receipt.reason)
+            else:
+                await self._settle(venue, receipt)
+
+    async def _attempt(self, attempt: int, cause: str | None) -> None:
+        """Quote everywhere, record the routing step, then build and send to the best venue."""
+        if attempt > MAX_ATTEMPTS:
+            await self._fail(f"{cause} (gave up after {MAX_ATTEMPTS} attempts)")
+            return
+        results = await self.x.quoter.quote_all(
+            self.market, self.amount, order_id=self.order_id, attempt=attempt
+        )
+        await self._move(
+            OrderStatus.ROUTING, attempt, quotes=[QuoteView.of(r) for r in results], error=cause
+        )
+        best = choose_best(results)
+        min_out = min_received(best.amount_out, self.order.slippage_bps, self.market.token_out)
+        await self._move(
+            OrderStatus.BUILDING, attempt, dex=best.dex, quoted_out=best.amount_out, min_out=min_out
+        )
+        venue = self.x.venues[best.dex]
+        intent = SwapIntent(self.order_id, attempt, self.market, self.amount, min_out)
+        built = await venue.build(intent)
+        await self.heartbeat()
+        receipt = await venue.submit(built)
+        await self._submitted(venue, receipt)
+
+    async def _submitted(self, venue: Venue, receipt: TxReceipt) -> None:
+        await self._move(
+            OrderStatus.SUBMITTED, self.attempt, dex=venue.name, tx_hash=receipt.tx_hash
+        )
+        await self._settle(venue, receipt)
+
+    async def _settle(self, venue: Venue, receipt: TxReceipt) -> None:
+        """Wait for the transaction to land, then record how it ended."""
+        while receipt.state is TxState.PENDING:
+            await self.heartbeat()
+            found = await venue.status(receipt.tx_hash, wait=self.x.settle_wait)
+            receipt = found or _unknown(receipt.tx_hash, receipt.attempt)
+        if receipt.state is TxState.CONFIRMED:
+            await self._move(
+                OrderStatus.CONFIRMED,
+                self.attempt,
+                dex=venue.name,
+                tx_hash=receipt.tx_hash,
+                amount_out=receipt.amount_out,
+                executed_price=receipt.executed_price,
+            )
+        elif receipt.state is TxState.FAILED:
+            raise ExecutionError(
+                receipt.failure or FailureKind.SLIPPAGE_EXCEEDED,
+                receipt.reason or "the venue rejected the transaction",
+            )
+        else:
+            raise ExecutionError(
+                FailureKind.BLOCKHASH_EXPIRED,
+                receipt.reason
+                or f"{venue.name}: transaction not landed before its blockhash expired",
+            )
+
+    async def _give_up_or_retry(self, error: ExecutionError) -> None:
+        if error.retryable and self.attempt < MAX_ATTEMPTS and self.can_retry:
+            await self.x.store.note_retry(self.order_id, self.status, self.attempt, error.message)
+            raise RetryLater(error.message) from error
+        if error.retryable:
+            await self._fail(f"{error.message} (gave up after {self.attempt} attempts)")
+        else:
+            await self._fail(error.message)
+
+    async def _fail(self, reason: str) -> None:
+        await self._move(OrderStatus.FAILED, self.attempt, error=reason)
+
+    async def _move(self, status: OrderStatus, attempt: int, **fields: object) -> None:
+        move = Move(self.status, self.attempt, status, attempt, **fields)  # type: ignore[arg-type]
+        notice = await self.x.store.transition(self.order_id, move)
+        if notice is None:
+            raise _LostRace
+        self.status, self.attempt = status, attempt
+        try:
+            await self.x.publisher.publish(notice)
+        except Exception:
+            # The event is committed; watchers catch up from the database.
+            log.exception("could not publish %s of order %s", status, self.order_id)
+
+    def _venue(self, name: str | None) -> Venue | None:
+        return self.x.venues.get(name) if name else None
+
+
+def _unknown(tx_hash: str, attempt: int) -> TxReceipt:
+    """A transaction the venue has never seen never landed; a new one may be sent."""
+    return TxReceipt(
+        tx_hash,
+        TxState.DROPPED,
+        attempt,
+        failure=FailureKind.BLOCKHASH_EXPIRED,
+        reason="the venue has no record of the transaction",
+    )

@@ -1,0 +1,65 @@
+"""The execution queue: one SAQ job per order, keyed by the order id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from saq.job import ACTIVE_STATUSES
+from saq.queue.redis import RedisQueue
+
+from app.domain.status import MAX_ATTEMPTS
+
+JOB_NAME = "execute_order"
+
+
+@dataclass(frozen=True, slots=True)
+class JobPolicy:
+    timeout: int
+    """Seconds one run may take before the queue cancels and retries it."""
+    heartbeat: int
+    """Seconds without a sign of life after which a run counts as lost (a killed worker)."""
+    retries: int = MAX_ATTEMPTS
+    retry_delay: float = 1.0
+    """First backoff; SAQ doubles it per retry, with full jitter (≈1 s, then ≈2 s)."""
+
+    @classmethod
+    def for_latency(cls, latency_scale: float, heartbeat: int) -> JobPolicy:
+        # A normal run is ~3 s at scale 1; leave generous room before calling it stuck.
+        return cls(timeout=int(60 * max(1.0, latency_scale)), heartbeat=heartbeat)
+
+
+def make_queue(redis_url: str, name: str) -> RedisQueue:
+    # SAQ wants bytes replies; protocol 2 per STACK-NOTES (redis-py 8 defaults to RESP3).
+    return RedisQueue(Redis.from_url(redis_url, protocol=2), name=name)
+
+
+class ExecutionQueue:
+    def __init__(self, queue: RedisQueue, policy: JobPolicy) -> None:
+        self.queue = queue
+        self.policy = policy
+
+    async def enqueue(self, order_id: str) -> bool:
+        """Queue the order's job; False if one is already queued or running."""
+        job = await self.queue.enqueue(
+            JOB_NAME,
+            key=order_id,
+            order_id=order_id,
+            timeout=self.policy.timeout,
+            heartbeat=self.policy.heartbeat,
+            retries=self.policy.retries,
+            retry_delay=self.policy.retry_delay,
+            retry_backoff=True,
+        )
+        return job is not None
+
+    async def live(self, order_ids: Sequence[str]) -> set[str]:
+        """Those of `order_ids` whose job is queued, scheduled for a retry, or running."""
+        if not order_ids:
+            return set()
+        jobs = await self.queue.jobs(order_ids)
+        return {job.key for job in jobs if job is not None and job.status in ACTIVE_STATUSES}
+
+    async def depth(self) -> int:
+        return int(await self.queue.count("queued"))

@@ -1,0 +1,42 @@
+"""Ask every venue at once; a slow or broken venue costs its own quote, not the order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+
+from app.domain.failures import FailureKind
+from app.domain.routing import QuoteFailure, QuoteResult
+from app.domain.tokens import Market
+from app.venues.base import Venue
+
+log = logging.getLogger(__name__)
+
+
+class Quoter:
+    def __init__(self, venues: Mapping[str, Venue], timeout: float) -> None:
+        self.venues = venues
+        self.timeout = timeout
+
+    async def quote_all(
+        self, market: Market, amount_in: Decimal, *, order_id: str | None = None, attempt: int = 0
+    ) -> list[QuoteResult]:
+        """Every venue's answer, in venue order, fetched in parallel."""
+        return list(
+            await asyncio.gather(
+                *(self._one(v, market, amount_in, order_id, attempt) for v in self.venues.values())
+            )
+        )
+
+    async def _one(
+        self, venue: Venue, market: Market, amount_in: Decimal, order_id: str | None, attempt: int
+    ) -> QuoteResult:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await venue.quote(market, amount_in, order_id=order_id, attempt=attempt)
+        except TimeoutError:
+            return QuoteFailure(
+                venue.name, FailureKind.RPC_TIMEOUT, f"no quote within {self.timeout:g}s"
+            )

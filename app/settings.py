@@ -1,0 +1,89 @@
+"""The one settings object, read once from the environment.
+
+Every process (web, worker, runner, tests) builds its configuration from a
+`Settings`; nothing else reads `os.environ` for product settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the engine cannot use."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    port: int = 8000
+    worker_concurrency: int = 10
+    order_rate_limit: int = 100
+    mock_latency_scale: float = 1.0
+    mock_failure_rate: float = 0.05
+    mock_seed: int | None = None
+    job_heartbeat_seconds: int = 10
+    reconcile_interval_seconds: float = 30.0
+    allowed_origins: tuple[str, ...] = ()
+    log_format: str = "text"
+    queue_name: str = "orders"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables; raise `SettingsError` naming a bad one."""
+        env = os.environ if env is None else env
+        database_url = env.get("DATABASE_URL", "")
+        redis_url = env.get("REDIS_URL", "")
+        if not database_url:
+            raise SettingsError(
+                "DATABASE_URL is not set (make run sets it for the embedded server)"
+            )
+        if not redis_url:
+            raise SettingsError("REDIS_URL is not set (make run sets it for the embedded server)")
+        seed = env.get("MOCK_SEED", "").strip()
+        origins = env.get("ALLOWED_ORIGINS", "")
+        return cls(
+            database_url=database_url,
+            redis_url=redis_url,
+            port=_read(env, "PORT", int, 8000, lambda v: 0 < v < 65536),
+            worker_concurrency=_read(env, "WORKER_CONCURRENCY", int, 10, lambda v: v >= 1),
+            order_rate_limit=_read(env, "ORDER_RATE_LIMIT", int, 100, lambda v: v >= 0),
+            mock_latency_scale=_read(env, "MOCK_LATENCY_SCALE", float, 1.0, lambda v: v >= 0),
+            mock_failure_rate=_read(env, "MOCK_FAILURE_RATE", float, 0.05, lambda v: 0 <= v <= 1),
+            mock_seed=_read(env, "MOCK_SEED", int, 0, lambda v: True) if seed else None,
+            job_heartbeat_seconds=_read(env, "JOB_HEARTBEAT_SECONDS", int, 10, lambda v: v >= 1),
+            reconcile_interval_seconds=_read(
+                env, "RECONCILE_INTERVAL_SECONDS", float, 30.0, lambda v: v > 0
+            ),
+            allowed_origins=tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip()),
+            log_format=_read(env, "LOG_FORMAT", str, "text", lambda v: v in ("text", "json")),
+            queue_name=env.get("QUEUE_NAME", "orders") or "orders",
+        )
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _read(
+    env: Mapping[str, str],
+    name: str,
+    kind: Callable[[str], T],
+    default: T,
+    valid: Callable[[T], bool],
+) -> T:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    if not valid(value):
+        raise SettingsError(f"{name}={raw!r} is out of range")
+    return value

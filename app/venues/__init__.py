@@ -1,0 +1,1 @@
+"""Trading venues behind one small interface; the ones shipped are simulated."""

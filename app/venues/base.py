@@ -1,0 +1,90 @@
+"""The venue boundary: what the pipeline needs from a DEX, and nothing more.
+
+A real adapter (Raydium's SDK, Meteora's) implements `Venue` and replaces a simulated
+one without touching the pipeline.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from app.domain.failures import FailureKind
+from app.domain.routing import QuoteResult
+from app.domain.tokens import Market
+
+
+class TxState(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    """Landed, and the program rejected it (slippage, liquidity): final."""
+    DROPPED = "dropped"
+    """Never landed and never will (blockhash expired): safe to send a new one."""
+
+
+@dataclass(frozen=True, slots=True)
+class SwapIntent:
+    """One attempt at an order, as the venue is asked to execute it."""
+
+    order_id: str
+    attempt: int
+    market: Market
+    amount_in: Decimal
+    min_out: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltTx:
+    dex: str
+    intent: SwapIntent
+    blockhash: str
+
+
+@dataclass(frozen=True, slots=True)
+class TxReceipt:
+    """The venue's record of our transaction."""
+
+    tx_hash: str
+    state: TxState
+    attempt: int
+    amount_out: Decimal | None = None
+    executed_price: Decimal | None = None
+    failure: FailureKind | None = None
+    reason: str | None = None
+
+    @property
+    def live(self) -> bool:
+        """Pending or landed: sending another transaction could trade twice."""
+        return self.state is not TxState.DROPPED
+
+
+class Venue(Protocol):
+    name: str
+
+    async def quote(
+        self, market: Market, amount_in: Decimal, *, order_id: str | None = None, attempt: int = 0
+    ) -> QuoteResult:
+        """Price `amount_in` now; a failure comes back as a `QuoteFailure`, never raised."""
+        ...
+
+    async def build(self, intent: SwapIntent) -> BuiltTx:
+        """Prepare the transaction (fresh blockhash, min-out guard). Raises `ExecutionError`."""
+        ...
+
+    async def submit(self, tx: BuiltTx) -> TxReceipt:
+        """Send it. Idempotent per order: a live or landed transaction is returned, not resent."""
+        ...
+
+    async def status(self, tx_hash: str, *, wait: float = 0) -> TxReceipt | None:
+        """Where the transaction is, waiting up to `wait` seconds for it to settle.
+
+        None when the venue has never seen it.
+        """
+        ...
+
+    async def find(self, order_id: str) -> TxReceipt | None:
+        """The transaction this venue holds for our order, if any (asked after a crash)."""
+        ...

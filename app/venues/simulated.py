@@ -1,0 +1,388 @@
+"""Simulated Solana DEXs: constant-product pools and a transaction ledger, kept in Redis.
+
+Every worker process sees the same pools and the same ledger. A fill changes its pool
+in one optimistic Redis transaction (WATCH/MULTI) with the ledger entry, so a
+transaction lands at most once however many workers ask about it at the same moment.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from hashlib import blake2b
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from app.domain.amm import BPS
+from app.domain.failures import ExecutionError, FailureKind
+from app.domain.market import Drift
+from app.domain.pool import MAX_IMPACT_BPS, PoolState
+from app.domain.routing import Quote, QuoteFailure, QuoteResult
+from app.domain.tokens import PAIRS_BY_SYMBOL, TOKENS, Market, Pair, Side, executed_price
+from app.venues.base import BuiltTx, SwapIntent, TxReceipt, TxState
+from app.venues.catalog import PAIR_DRIFT, VENUES, VenueSpec
+from app.venues.chaos import ADVERSE_MOVE_BPS, Chaos, Fault, FaultScript, Step
+from app.venues.clock import Clock, SystemClock
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_CENT = Decimal("0.01")
+
+
+class SimulatedMarket:
+    """What the simulated venues of a process share: seed, market clock, drift, chaos."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        seed: int | None,
+        failure_rate: float,
+        latency_scale: float,
+        clock: Clock | None = None,
+        prefix: str = "sim",
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.clock = clock or SystemClock()
+        self._wanted_seed = seed
+        self._failure_rate = failure_rate
+        self._latency_scale = latency_scale
+        self.seed = 0
+        self.epoch = 0.0
+        self.chaos = Chaos(0, failure_rate, latency_scale, self.clock)
+        self.faults = FaultScript(redis, prefix)
+        self._drifts: dict[str, Drift] = {}
+
+    async def open(self, venues: tuple[VenueSpec, ...] = VENUES) -> None:
+        """Agree with every other process on seed and opening time; seed missing pools."""
+        meta = f"{self.prefix}:meta"
+        if self._wanted_seed is not None:
+            await self.redis.hset(meta, "seed", str(self._wanted_seed))
+        else:
+            await self.redis.hsetnx(meta, "seed", str(secrets.randbits(62)))
+        await self.redis.hsetnx(meta, "epoch", repr(self.clock.now()))
+        stored = await self.redis.hgetall(meta)
+        self.seed, self.epoch = int(stored["seed"]), float(stored["epoch"])
+        self.chaos = Chaos(self.seed, self._failure_rate, self._latency_scale, self.clock)
+        for spec in venues:
+            for symbol, tvl in spec.tvl_usd.items():
+                pair = PAIRS_BY_SYMBOL[symbol]
+                half = tvl / 2
+                state = PoolState.seeded(
+                    half / TOKENS[pair.base].usd_price, half / TOKENS[pair.quote].usd_price
+                )
+                key = self.pool_key(spec.name, pair)
+                for name, value in _pool_fields(state).items():
+                    await self.redis.hsetnx(key, name, value)
+
+    def now(self) -> Decimal:
+        """Market seconds since the simulation opened, to the centisecond."""
+        return Decimal(self.clock.now() - self.epoch).quantize(_CENT)
+
+    def drift(self, stream: str, amplitude: Decimal) -> Drift:
+        drift = self._drifts.get(stream)
+        if drift is None:
+            drift = self._drifts[stream] = Drift(self.seed, stream, amplitude)
+        return drift
+
+    def pool_key(self, venue: str, pair: Pair) -> str:
+        return f"{self.prefix}:{venue}:pool:{pair.base}-{pair.quote}"
+
+    def ledger_key(self, venue: str, order_id: str) -> str:
+        return f"{self.prefix}:{venue}:ledger:{order_id}"
+
+    def tx_key(self, venue: str, tx_hash: str) -> str:
+        return f"{self.prefix}:{venue}:tx:{tx_hash}"
+
+
+class SimulatedVenue:
+    """One simulated DEX. Implements `app.venues.base.Venue`."""
+
+    def __init__(self, spec: VenueSpec, market: SimulatedMarket) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.market = market
+
+    # -- prices -------------------------------------------------------------------------
+
+    def target_price(self, pair: Pair, t: Decimal) -> Decimal:
+        """Where arbitrage pulls this venue's pool: the market price, off by a little."""
+        market = self.market.drift(pair.symbol, PAIR_DRIFT[pair.symbol])
+        local = self.market.drift(f"{self.name}:{pair.symbol}", self.spec.drift)
+        return pair.reference_price * (market.at(t) + local.at(t)).exp()
+
+    def fee_rate(self, pair: Pair, state: PoolState, t: Decimal) -> Decimal:
+        """The venue's fee now; dynamic fees read the last minute's move and pool skew."""
+        minute_ago = max(t - 60, Decimal(0))
+        moved = (self.target_price(pair, t) / self.target_price(pair, minute_ago)).ln()
+        volatility_bps = (abs(moved) + abs(state.skew_at(t))) * BPS
+        return self.spec.fee.rate(volatility_bps)
+
+    # -- Venue --------------------------------------------------------------------------
+
+    async def quote(
+        self, market: Market, amount_in: Decimal, *, order_id: str | None = None, attempt: int = 0
+    ) -> QuoteResult:
+        await self.market.chaos.delay(Step.QUOTE, order_id, attempt, self.name)
+        if order_id is not None and await self._fails(order_id, attempt, Step.QUOTE):
+            return QuoteFailure(self.name, FailureKind.RPC_TIMEOUT, "quote request timed out")
+        state = await self._pool(market.pair)
+        if state is None:
+            return QuoteFailure(
+                self.name, FailureKind.NO_ROUTE, f"no {market.pair.symbol} pool on {self.name}"
+            )
+        return self._price(market, amount_in, state, self.market.now())
+
+    async def build(self, intent: SwapIntent) -> BuiltTx:
+        await self.market.chaos.delay(Step.BUILD, intent.order_id, intent.attempt, self.name)
+        if await self._fails(intent.order_id, intent.attempt, Step.BUILD):
+            raise ExecutionError(
+                FailureKind.RPC_TIMEOUT, f"{self.name}: RPC timed out fetching a blockhash"
+            )
+        blockhash = _base58(self._digest("blockhash", intent.order_id, intent.attempt, 32))
+        return BuiltTx(dex=self.name, intent=intent, blockhash=blockhash)
+
+    async def submit(self, tx: BuiltTx) -> TxReceipt:
+        intent = tx.intent
+        await self.market.chaos.delay(Step.SUBMIT, intent.order_id, intent.attempt, self.name)
+        fault = await self._fault(intent.order_id, intent.attempt, Step.SUBMIT)
+        random_fault = self.market.chaos.fails(intent.order_id, intent.attempt, Step.SUBMIT)
+        if fault is Fault.TIMEOUT or (
+            random_fault and self.market.chaos.roll("lost", intent.order_id, intent.attempt) < 0.5
+        ):
+            raise ExecutionError(FailureKind.RPC_TIMEOUT, f"{self.name}: sendTransaction timed out")
+        receipt = await self._record(tx)
+        if fault is Fault.TIMEOUT_AFTER_SEND or random_fault:
+            # The venue has the transaction; only its answer was lost.
+            raise ExecutionError(
+                FailureKind.RPC_TIMEOUT, f"{self.name}: sendTransaction answer timed out"
+            )
+        return receipt
+
+    async def status(self, tx_hash: str, *, wait: float = 0) -> TxReceipt | None:
+        order_id = await self.market.redis.get(self.market.tx_key(self.name, tx_hash))
+        if order_id is None:
+            return None
+        key = self.market.ledger_key(self.name, order_id)
+        while True:
+            entry = await self.market.redis.hgetall(key)
+            if entry.get("tx") != tx_hash:
+                return _superseded(tx_hash)
+            if entry["state"] != TxState.PENDING:
+                return _receipt(entry)
+            remaining = float(entry["land_at"]) - self.market.clock.now()
+            if remaining > 0:
+                if remaining > wait:
+                    return _receipt(entry)
+                await self.market.clock.sleep(remaining)
+                wait -= remaining
+                continue
+            return await self._land(order_id, tx_hash)
+
+    async def find(self, order_id: str) -> TxReceipt | None:
+        entry = await self.market.redis.hgetall(self.market.ledger_key(self.name, order_id))
+        return _receipt(entry) if entry else None
+
+    async def fills(self, order_id: str) -> int:
+        """How many times this venue executed a swap for our order (never more than one)."""
+        raw = await self.market.redis.hget(self.market.ledger_key(self.name, order_id), "fills")
+        return int(raw or 0)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _price(
+        self, market: Market, amount_in: Decimal, state: PoolState, t: Decimal
+    ) -> QuoteResult:
+        pair = market.pair
+        fee_rate = self.fee_rate(pair, state, t)
+        swap = state.quote(self.target_price(pair, t), t, market.side, amount_in, fee_rate)
+        if swap.price_impact_bps > MAX_IMPACT_BPS:
+            return QuoteFailure(
+                self.name,
+                FailureKind.INSUFFICIENT_LIQUIDITY,
+                f"the {pair.symbol} pool on {self.name} is too shallow: the trade would move "
+                f"its price {swap.price_impact_bps / 100:.1f}%",
+            )
+        return Quote(
+            dex=self.name,
+            amount_in=amount_in,
+            amount_out=market.token_out.floor(swap.amount_out),
+            fee=market.token_in.floor(swap.fee),
+            fee_bps=(fee_rate * BPS).quantize(_CENT),
+            price_impact_bps=swap.price_impact_bps.quantize(_CENT),
+        )
+
+    async def _pool(self, pair: Pair) -> PoolState | None:
+        fields = await self.market.redis.hgetall(self.market.pool_key(self.name, pair))
+        return _pool_state(fields) if fields else None
+
+    async def _fault(self, order_id: str, attempt: int, step: Step) -> Fault | None:
+        return await self.market.faults.take(order_id, step, attempt, self.name)
+
+    async def _fails(self, order_id: str, attempt: int, step: Step) -> bool:
+        scripted = await self._fault(order_id, attempt, step)
+        return scripted is Fault.TIMEOUT or self.market.chaos.fails(
+            order_id, attempt, step, self.name
+        )
+
+    async def _record(self, tx: BuiltTx) -> TxReceipt:
+        """Put the transaction in the ledger, unless one for this order is live or landed."""
+        intent = tx.intent
+        key = self.market.ledger_key(self.name, intent.order_id)
+        tx_hash = _base58(self._digest("tx", intent.order_id, intent.attempt, 64))
+        land = self.market.chaos.latency(Step.LAND, intent.order_id, intent.attempt, self.name)
+        fault = await self._fault(intent.order_id, intent.attempt, Step.LAND)
+        dropped = fault is Fault.DROP or self.market.chaos.fails(
+            intent.order_id, intent.attempt, Step.LAND, self.name
+        )
+        async with self.market.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    existing = await pipe.hgetall(key)
+                    if existing and existing["state"] != TxState.DROPPED:
+                        return _receipt(existing)
+                    pipe.multi()
+                    pipe.hset(
+                        key,
+                        mapping={
+                            "tx": tx_hash,
+                            "attempt": intent.attempt,
+                            "state": TxState.PENDING.value,
+                            "land_at": repr(self.market.clock.now() + land),
+                            "drop": int(dropped),
+                            "adverse": int(fault is Fault.ADVERSE),
+                            "pair": intent.market.pair.symbol,
+                            "side": intent.market.side.value,
+                            "amount_in": str(intent.amount_in),
+                            "min_out": str(intent.min_out),
+                            "fills": existing.get("fills", "0"),
+                        },
+                    )
+                    pipe.set(self.market.tx_key(self.name, tx_hash), intent.order_id)
+                    await pipe.execute()
+                    return TxReceipt(tx_hash, TxState.PENDING, intent.attempt)
+                except WatchError:
+                    continue
+
+    async def _land(self, order_id: str, tx_hash: str) -> TxReceipt:
+        """Settle a due transaction exactly once: drop it, reject it, or fill it."""
+        key = self.market.ledger_key(self.name, order_id)
+        async with self.market.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    entry = await pipe.hgetall(key)
+                    if entry.get("tx") != tx_hash:
+                        return _superseded(tx_hash)
+                    if entry["state"] != TxState.PENDING:
+                        return _receipt(entry)
+                    pair = PAIRS_BY_SYMBOL[entry["pair"]]
+                    pool_key = self.market.pool_key(self.name, pair)
+                    await pipe.watch(pool_key)
+                    pool = _pool_state(await pipe.hgetall(pool_key))
+                    outcome, new_pool = self._settle(entry, pair, pool)
+                    pipe.multi()
+                    pipe.hset(key, mapping=outcome)
+                    if new_pool is not None:
+                        pipe.hset(pool_key, mapping=_pool_fields(new_pool))
+                    await pipe.execute()
+                    return _receipt({**entry, **outcome})
+                except WatchError:
+                    continue
+
+    def _settle(
+        self, entry: dict[str, str], pair: Pair, pool: PoolState
+    ) -> tuple[dict[str, str], PoolState | None]:
+        if entry["drop"] == "1":
+            return {
+                "state": TxState.DROPPED.value,
+                "failure": FailureKind.BLOCKHASH_EXPIRED.value,
+                "reason": f"{self.name}: transaction not landed before its blockhash expired",
+            }, None
+        t = self.market.now()
+        market = Market(pair, Side(entry["side"]))
+        if entry["adverse"] == "1":
+            # A trade ahead of ours pushed the price the wrong way for us.
+            move = Decimal(ADVERSE_MOVE_BPS) / BPS
+            pool = pool.with_shock(t, -move if entry["side"] == "sell_base" else move)
+        amount_in, min_out = Decimal(entry["amount_in"]), Decimal(entry["min_out"])
+        result = self._price(market, amount_in, pool, t)
+        if isinstance(result, QuoteFailure):
+            return {
+                "state": TxState.FAILED.value,
+                "failure": result.kind.value,
+                "reason": result.message,
+            }, pool
+        if result.amount_out < min_out:
+            token = market.token_out.symbol
+            return {
+                "state": TxState.FAILED.value,
+                "failure": FailureKind.SLIPPAGE_EXCEEDED.value,
+                "reason": (
+                    f"slippage exceeded on {self.name}: the fill would pay {result.amount_out} "
+                    f"{token}, below the minimum {min_out} {token}"
+                ),
+            }, pool
+        filled = pool.after_swap(
+            self.target_price(pair, t), t, market.side, amount_in, result.amount_out
+        )
+        return {
+            "state": TxState.CONFIRMED.value,
+            "amount_out": str(result.amount_out),
+            "price": str(executed_price(market, amount_in, result.amount_out)),
+            "fills": str(int(entry.get("fills", "0")) + 1),
+        }, filled
+
+    def _digest(self, kind: str, order_id: str, attempt: int, size: int) -> bytes:
+        material = f"{kind}|{self.name}|{order_id}|{attempt}|{self.market.seed}".encode()
+        return blake2b(material, digest_size=size).digest()
+
+
+def build_venues(market: SimulatedMarket) -> dict[str, SimulatedVenue]:
+    return {spec.name: SimulatedVenue(spec, market) for spec in VENUES}
+
+
+def _receipt(entry: dict[str, str]) -> TxReceipt:
+    return TxReceipt(
+        tx_hash=entry["tx"],
+        state=TxState(entry["state"]),
+        attempt=int(entry["attempt"]),
+        amount_out=Decimal(entry["amount_out"]) if entry.get("amount_out") else None,
+        executed_price=Decimal(entry["price"]) if entry.get("price") else None,
+        failure=FailureKind(entry["failure"]) if entry.get("failure") else None,
+        reason=entry.get("reason"),
+    )
+
+
+def _superseded(tx_hash: str) -> TxReceipt:
+    """Only a dropped transaction is ever replaced in the ledger by a newer one."""
+    return TxReceipt(tx_hash, TxState.DROPPED, 0, failure=FailureKind.BLOCKHASH_EXPIRED)
+
+
+def _pool_state(fields: dict[str, str]) -> PoolState:
+    return PoolState(
+        liquidity=Decimal(fields["liquidity"]),
+        skew=Decimal(fields["skew"]),
+        updated_at=Decimal(fields["updated_at"]),
+        version=int(fields["version"]),
+    )
+
+
+def _pool_fields(state: PoolState) -> dict[str, str]:
+    return {
+        "liquidity": str(state.liquidity),
+        "skew": str(state.skew),
+        "updated_at": str(state.updated_at),
+        "version": str(state.version),
+    }
+
+
+def _base58(data: bytes) -> str:
+    number = int.from_bytes(data, "big")
+    out = ""
+    while number:
+        number, rem = divmod(number, 58)
+        out = _BASE58[rem] + out
+    return out or "1"

@@ -1,0 +1,1 @@
+"""The queue worker: SAQ settings and the order execution job."""

@@ -1,0 +1,28 @@
+"""The job: drive one order through the pipeline. Small on purpose; the service does the work."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from app.runtime import Runtime
+
+
+async def execute_order(ctx: dict[str, Any], *, order_id: str) -> str | None:
+    runtime: Runtime = ctx["runtime"]
+    job = ctx["job"]
+    status = await runtime.executor.execute(
+        order_id, can_retry=job.retryable, heartbeat=_heartbeat(job, runtime)
+    )
+    return status.value if status else None
+
+
+def _heartbeat(job: Any, runtime: Runtime) -> Any:
+    """Tell the queue the run is alive, at most every third of the heartbeat window."""
+    interval = runtime.settings.job_heartbeat_seconds / 3
+
+    async def beat() -> None:
+        if time.time() - job.touched / 1000 >= interval:
+            await job.update()
+
+    return beat

@@ -1,0 +1,59 @@
+"""SAQ worker settings: `python -m jobs` (or `saq jobs.worker.settings`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from app.runtime import open_runtime
+from app.services.queueing import make_queue
+from app.settings import Settings
+from jobs.execute import execute_order
+
+log = logging.getLogger(__name__)
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    async def startup(ctx: dict[str, Any]) -> None:
+        runtime = await open_runtime(settings, pool_size=settings.worker_concurrency + 2)
+        ctx["runtime"] = runtime
+        ctx["reconciler_task"] = asyncio.create_task(_reconcile_forever(runtime))
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        task = ctx.get("reconciler_task")
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if "runtime" in ctx:
+            await ctx["runtime"].close()
+
+    heartbeat = settings.job_heartbeat_seconds
+    return {
+        "queue": make_queue(settings.redis_url, settings.queue_name),
+        "functions": [execute_order],
+        "concurrency": settings.worker_concurrency,
+        "startup": startup,
+        "shutdown": shutdown,
+        # Sweep often enough that a killed worker's job is reclaimed soon after its
+        # heartbeat runs out, not a minute later.
+        "timers": {"sweep": max(1, heartbeat // 2), "schedule": 1},
+        "shutdown_grace_period_s": 10,
+    }
+
+
+async def _reconcile_forever(runtime: Any) -> None:
+    interval = runtime.settings.reconcile_interval_seconds
+    while True:
+        try:
+            await runtime.reconciler.sweep()
+        except Exception:
+            log.exception("reconciler pass failed; trying again in %ss", interval)
+        await asyncio.sleep(interval)
+
+
+def settings() -> dict[str, Any]:
+    """For the `saq` command line."""
+    return worker_settings(Settings.from_env())
