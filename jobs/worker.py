@@ -40,7 +40,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         # Sweep often enough that a killed worker's job is reclaimed soon after its
         # heartbeat runs out, not a minute later.
         "timers": {"sweep": max(1, heartbeat // 2), "schedule": 1},
-        "shutdown_grace_period_s": 10,
+        # Running jobs get a moment to finish; any still running are re-queued and resumed.
+        "shutdown_grace_period_s": 3,
     }
 
 

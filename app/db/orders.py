@@ -15,6 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from piccolo.query.functions.aggregate import Count
+
 from app.db.database import Database
 from app.db.tables import Order
 from app.db.tables import OrderEvent as EventRow
@@ -200,7 +202,7 @@ class OrderStore:
         return Page(items=items, next_cursor=items[-1].order_id if more and items else None)
 
     async def count_by_status(self, where: OrderFilter) -> dict[OrderStatus, int]:
-        query = Order.select(Order.status, Order.id.count()).group_by(Order.status)
+        query = Order.select(Order.status, Count()).group_by(Order.status)
         for clause in _clauses(dataclasses.replace(where, statuses=(), before=None)):
             query = query.where(clause)
         return {OrderStatus(row["status"]): row["count"] for row in await query}

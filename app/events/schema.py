@@ -1,4 +1,4 @@
-"""The public shapes of an order and of its lifecycle events (JSON: camelCase, amounts as strings)."""
+"""The public shapes of an order and its lifecycle events (camelCase, amounts as strings)."""
 
 from __future__ import annotations
 

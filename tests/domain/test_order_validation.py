@@ -1,0 +1,77 @@
+from decimal import Decimal
+
+import pytest
+
+from app.domain.orders import DEFAULT_SLIPPAGE_BPS, InvalidOrder, OrderType, validate_order
+from app.domain.tokens import Side
+
+GOOD = {
+    "type": "market",
+    "token_in": "SOL",
+    "token_out": "USDC",
+    "amount": "1.5",
+    "slippage_bps": 50,
+}
+
+
+def test_a_valid_request() -> None:
+    request = validate_order(**GOOD)
+    assert request.type is OrderType.MARKET
+    assert request.amount == Decimal("1.5")
+    assert request.market.side is Side.SELL_BASE
+    assert (request.token_in, request.token_out) == ("SOL", "USDC")
+
+
+def test_buying_the_base_token_is_the_same_market_the_other_way() -> None:
+    request = validate_order(**{**GOOD, "token_in": "USDC", "token_out": "SOL", "amount": "100"})
+    assert request.market.pair.symbol == "SOL/USDC"
+    assert request.market.side is Side.BUY_BASE
+
+
+def test_slippage_defaults_when_missing() -> None:
+    assert validate_order(**{**GOOD, "slippage_bps": None}).slippage_bps == DEFAULT_SLIPPAGE_BPS
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"type": "limit"}, "type", "must be one of: market"),
+        ({"token_in": "DOGE"}, "tokenIn", "not a supported token"),
+        ({"token_out": "XYZ"}, "tokenOut", "not a supported token"),
+        ({"token_out": "SOL"}, "tokenOut", "must differ from tokenIn"),
+        ({"token_in": "JUP", "token_out": "USDT"}, "tokenOut", "no market trades JUP for USDT"),
+        ({"amount": "0"}, "amount", "greater than 0"),
+        ({"amount": "-2"}, "amount", "greater than 0"),
+        ({"amount": "abc"}, "amount", "decimal number"),
+        ({"amount": "NaN"}, "amount", "finite"),
+        ({"amount": "Infinity"}, "amount", "finite"),
+        ({"amount": "1.0000000001"}, "amount", "at most 9"),
+        (
+            {"token_in": "USDC", "token_out": "SOL", "amount": "1.0000001"},
+            "amount",
+            "USDC allows at most 6",
+        ),
+        ({"amount": "1000000000001"}, "amount", "at most 1000000000000"),
+        ({"slippage_bps": 0}, "slippageBps", "from 1 to 5000"),
+        ({"slippage_bps": 5001}, "slippageBps", "from 1 to 5000"),
+        ({"slippage_bps": "1.5"}, "slippageBps", "whole number"),
+    ],
+)
+def test_each_rule_names_its_field(change: dict[str, object], field: str, words: str) -> None:
+    with pytest.raises(InvalidOrder) as caught:
+        validate_order(**{**GOOD, **change})  # type: ignore[arg-type]
+    assert [p.field for p in caught.value.problems] == [field]
+    assert words in caught.value.problems[0].message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(InvalidOrder) as caught:
+        validate_order(type="swap", token_in="SOL", token_out="USDC", amount="0", slippage_bps=0)
+    assert {p.field for p in caught.value.problems} == {"type", "amount", "slippageBps"}
+
+
+def test_trailing_zeros_do_not_count_as_decimal_places() -> None:
+    request = validate_order(
+        **{**GOOD, "token_in": "USDC", "token_out": "SOL", "amount": "2.5000000"}
+    )
+    assert request.amount == Decimal("2.5")

@@ -1,0 +1,58 @@
+import pytest
+
+from app.domain.status import (
+    ACTIVE,
+    TERMINAL,
+    TRANSITIONS,
+    IllegalTransition,
+    OrderStatus,
+    check_transition,
+    is_retry,
+)
+
+S = OrderStatus
+HAPPY_PATH = [S.PENDING, S.ROUTING, S.BUILDING, S.SUBMITTED, S.CONFIRMED]
+
+
+def test_the_happy_path_is_allowed() -> None:
+    for current, target in zip(HAPPY_PATH, HAPPY_PATH[1:], strict=False):
+        check_transition(current, target)
+
+
+@pytest.mark.parametrize("current", sorted(ACTIVE))
+def test_every_active_status_can_fail(current: OrderStatus) -> None:
+    check_transition(current, S.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (S.PENDING, S.BUILDING),
+        (S.PENDING, S.CONFIRMED),
+        (S.ROUTING, S.SUBMITTED),
+        (S.BUILDING, S.CONFIRMED),
+        (S.SUBMITTED, S.BUILDING),
+        (S.CONFIRMED, S.FAILED),
+        (S.FAILED, S.ROUTING),
+        (S.CONFIRMED, S.ROUTING),
+    ],
+)
+def test_illegal_moves_are_refused(current: OrderStatus, target: OrderStatus) -> None:
+    with pytest.raises(IllegalTransition, match=f"from {current} to {target}"):
+        check_transition(current, target)
+
+
+def test_terminal_statuses_have_no_way_out() -> None:
+    assert TERMINAL == {S.CONFIRMED, S.FAILED}
+    for status in TERMINAL:
+        assert not TRANSITIONS[status]
+
+
+@pytest.mark.parametrize("current", [S.ROUTING, S.BUILDING, S.SUBMITTED])
+def test_going_back_to_routing_is_a_retry(current: OrderStatus) -> None:
+    check_transition(current, S.ROUTING)
+    assert is_retry(current, S.ROUTING)
+
+
+def test_first_routing_is_not_a_retry() -> None:
+    assert not is_retry(S.PENDING, S.ROUTING)

@@ -1,0 +1,197 @@
+"""The JSON API over HTTP: the contract in DESIGN.md, and every bad input refused cleanly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from app.settings import Settings
+from tests.builders import order_body
+from tests.support.db import count_orders
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+def test_placing_an_order_answers_201_with_its_id_and_links(client: Client) -> None:
+    response = client.post("/api/orders/execute", json=order_body(amount=2))
+    assert response.status_code == 201
+    body = response.json()
+    order_id = body["orderId"]
+    assert body["status"] == "pending"
+    assert body["order"]["amount"] == "2" and body["order"]["slippageBps"] == 100
+    assert body["links"] == {
+        "self": f"/api/orders/{order_id}",
+        "events": f"/api/orders/{order_id}/ws",
+        "page": f"/orders/{order_id}",
+    }
+    detail = client.get(body["links"]["self"]).json()
+    assert detail["order"]["status"] == "pending"
+    assert [(e["seq"], e["status"]) for e in detail["events"]] == [(1, "pending")]
+
+
+def test_amounts_may_be_json_numbers_and_slippage_defaults_to_50(client: Client) -> None:
+    body = order_body(amount=0.25)
+    del body["slippageBps"]
+    response = client.post("/api/orders/execute", json=body)
+    assert response.status_code == 201
+    assert response.json()["order"]["amount"] == "0.25"
+    assert response.json()["order"]["slippageBps"] == 50
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        (order_body(tokenIn="DOGE"), "tokenIn", "not a supported token"),
+        (order_body(tokenOut="SOL"), "tokenOut", "must differ"),
+        (order_body(tokenIn="JUP", tokenOut="USDT"), "tokenOut", "no market"),
+        (order_body(amount="0"), "amount", "greater than 0"),
+        (order_body(amount=-5), "amount", "greater than 0"),
+        (order_body(amount="lots"), "amount", "decimal"),
+        (order_body(amount="1.0000000001"), "amount", "at most 9"),
+        (order_body(amount="2e12"), "amount", "at most"),
+        (order_body(amount=True), "amount", "decimal"),
+        (order_body(slippageBps=0), "slippageBps", "1 to 5000"),
+        (order_body(slippageBps=5001), "slippageBps", "1 to 5000"),
+        (order_body(slippageBps=1.5), "slippageBps", "int"),
+        (order_body(type="limit"), "type", "must be one of: market"),
+        (order_body(slipageBps=50), "data", "unknown field `slipageBps`"),
+        ({"tokenIn": "SOL", "amount": "1"}, "data", "missing required field `tokenOut`"),
+    ],
+)
+def test_bad_orders_get_400_naming_the_field_and_store_nothing(
+    client: Client, settings: Settings, body: dict[str, Any], field: str, words: str
+) -> None:
+    before = count_orders(settings.database_url)
+    response = client.post("/api/orders/execute", json=body)
+    assert response.status_code == 400
+    problems = response.json()["extra"]
+    assert any(p["key"] == field and words in p["message"] for p in problems), problems
+    assert count_orders(settings.database_url) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status"),
+    [
+        (b"{not json", {"content-type": "application/json"}, 400),
+        (b"[1, 2]", {"content-type": "application/json"}, 400),
+        (b"", {"content-type": "application/json"}, 400),
+        (b"x" * (65 * 1024), {"content-type": "application/json"}, 413),
+    ],
+)
+def test_malformed_or_oversized_bodies_are_refused(
+    client: Client, settings: Settings, content: bytes, headers: dict[str, str], status: int
+) -> None:
+    before = count_orders(settings.database_url)
+    response = client.post("/api/orders/execute", content=content, headers=headers)
+    assert response.status_code == status
+    assert response.json()["status_code"] == status
+    assert count_orders(settings.database_url) == before
+
+
+@pytest.mark.parametrize("order_id", ["01a20088-6200-7d39-929e-4617a4fc898b", "not-a-uuid"])
+def test_an_unknown_order_is_404(client: Client, order_id: str) -> None:
+    response = client.get(f"/api/orders/{order_id}")
+    assert response.status_code == 404
+    assert order_id in response.json()["detail"]
+
+
+def test_the_list_is_newest_first_filtered_and_paged(client: Client) -> None:
+    placed = [
+        client.post("/api/orders/execute", json=order_body(tokenIn="BONK", amount=1000 + i)).json()
+        for i in range(5)
+    ]
+    ids = [p["orderId"] for p in placed][::-1]
+    first = client.get("/api/orders", params={"tokenIn": "BONK", "limit": 3}).json()
+    assert [o["orderId"] for o in first["items"]] == ids[:3]
+    assert first["nextCursor"] == ids[2]
+    second = client.get(first["next"]).json()
+    assert [o["orderId"] for o in second["items"]][:2] == ids[3:]
+    pending = client.get("/api/orders", params={"status": "pending", "tokenIn": "BONK"}).json()
+    assert {o["status"] for o in pending["items"]} == {"pending"}
+    assert client.get("/api/orders", params={"dex": "raydium", "tokenIn": "BONK"}).json() == {
+        "items": [],
+        "nextCursor": None,
+        "next": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"status": "done"}, "status"),
+        ({"tokenIn": "XYZ"}, "tokenIn"),
+        ({"dex": "orca"}, "dex"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"cursor": "abc"}, "cursor"),
+        ({"from": "yesterday"}, "from"),
+    ],
+)
+def test_bad_list_filters_get_400(client: Client, params: dict[str, Any], field: str) -> None:
+    response = client.get("/api/orders", params=params)
+    assert response.status_code == 400
+    assert any(p["key"] == field for p in response.json()["extra"])
+
+
+def test_tokens_lists_tokens_and_pairs_with_their_venues(client: Client) -> None:
+    catalog = client.get("/api/tokens").json()
+    assert {t["symbol"] for t in catalog["tokens"]} >= {"SOL", "USDC", "USDT", "JUP", "BONK"}
+    pairs = {p["symbol"]: p["venues"] for p in catalog["pairs"]}
+    assert pairs["SOL/USDC"] == ["raydium", "meteora"]
+    assert pairs["USDC/USDT"] == ["meteora"]
+
+
+def test_quote_shows_every_venue_and_the_best_after_fees(client: Client) -> None:
+    board = client.get(
+        "/api/quote", params={"tokenIn": "SOL", "tokenOut": "USDC", "amount": "3"}
+    ).json()
+    quotes = {q["dex"]: q for q in board["quotes"]}
+    assert set(quotes) == {"raydium", "meteora"}
+    best = max(quotes.values(), key=lambda q: float(q["amountOut"]))
+    assert board["best"]["dex"] == best["dex"]
+    assert float(board["best"]["minReceived"]) < float(best["amountOut"])
+    assert quotes["raydium"]["feeBps"] == "25"
+
+
+def test_quote_validates_like_an_order(client: Client) -> None:
+    response = client.get("/api/quote", params={"tokenIn": "SOL", "tokenOut": "SOL", "amount": "1"})
+    assert response.status_code == 400
+    assert response.json()["extra"][0]["key"] == "tokenOut"
+    missing = client.get("/api/quote", params={"tokenIn": "SOL"})
+    assert missing.status_code == 400
+
+
+def test_an_unfillable_quote_says_why(client: Client) -> None:
+    board = client.get(
+        "/api/quote", params={"tokenIn": "SOL", "tokenOut": "USDC", "amount": "50000000"}
+    ).json()
+    assert board["best"] is None
+    assert "too shallow" in board["error"]
+
+
+def test_health_and_schema(client: Client) -> None:
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "database": "ok", "redis": "ok", "events": "ok"}
+    schema = client.get("/schema/openapi.json").json()
+    assert "/api/orders/execute" in schema["paths"]
+
+
+def test_the_rate_limit_answers_429_with_retry_after(settings: Settings) -> None:
+    from app.web.app import create_app
+
+    limited = settings.replace(order_rate_limit=3)
+    with TestClient(create_app(limited)) as client:
+        before = count_orders(settings.database_url)
+        codes = [
+            client.post("/api/orders/execute", json=order_body()).status_code for _ in range(3)
+        ]
+        refused = client.post("/api/orders/execute", json=order_body())
+        assert codes == [201, 201, 201]
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["ratelimit-limit"] == "3"
+        assert "rate limit of 3 per minute" in refused.json()["detail"]
+        assert count_orders(settings.database_url) == before + 3

@@ -1,0 +1,210 @@
+"""The execution pipeline on real PostgreSQL and Redis, with scripted venue faults.
+
+Each `execute` call is one queue run; calling it again is what the queue does on a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from app.db.orders import Move
+from app.domain.routing import min_received
+from app.domain.status import OrderStatus
+from app.domain.tokens import find_market
+from app.events.schema import OrderEvent
+from app.ids import uuid7
+from app.runtime import Runtime
+from app.services.execution import RetryLater
+from app.venues.base import SwapIntent
+from app.venues.chaos import Fault, Step
+from tests.builders import order_request
+
+S = OrderStatus
+
+
+async def place(runtime: Runtime, **overrides: object) -> str:
+    notice = await runtime.store.create(uuid7(), order_request(**overrides), "test")
+    return notice.order.order_id
+
+
+async def fills(runtime: Runtime, order_id: str) -> int:
+    return sum([await venue.fills(order_id) for venue in runtime.venues.values()])
+
+
+async def history(runtime: Runtime, order_id: str) -> list[OrderEvent]:
+    events = await runtime.store.events(order_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1)), "seq must be gap-free"
+    return events
+
+
+def statuses(events: list[OrderEvent]) -> list[tuple[OrderStatus, int]]:
+    return [(e.status, e.attempt) for e in events]
+
+
+async def test_an_order_runs_pending_to_confirmed_with_every_step_recorded(
+    runtime: Runtime,
+) -> None:
+    order_id = await place(runtime)
+    assert await runtime.executor.execute(order_id) is S.CONFIRMED
+    events = await history(runtime, order_id)
+    assert statuses(events) == [
+        (S.PENDING, 1), (S.ROUTING, 1), (S.BUILDING, 1), (S.SUBMITTED, 1), (S.CONFIRMED, 1)
+    ]  # fmt: skip
+    routing, building, submitted, confirmed = events[1:]
+    assert {q.dex for q in routing.quotes or []} == {"raydium", "meteora"}
+    best = max(routing.quotes or [], key=lambda q: Decimal(q.amount_out or 0))
+    assert building.dex == best.dex
+    assert submitted.tx_hash and confirmed.tx_hash == submitted.tx_hash
+    assert confirmed.amount_out and confirmed.executed_price
+    order = await runtime.store.get(order_id)
+    assert order is not None and order.amount_out == confirmed.amount_out
+    assert Decimal(order.amount_out) >= Decimal(order.min_out or "0")
+    assert await fills(runtime, order_id) == 1
+
+
+async def test_a_transient_failure_is_retried_as_attempt_two_with_its_cause(
+    runtime: Runtime,
+) -> None:
+    order_id = await place(runtime)
+    await runtime.market.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT)
+    with pytest.raises(RetryLater, match="timed out"):
+        await runtime.executor.execute(order_id)
+    waiting = await runtime.store.get(order_id)
+    assert waiting is not None and waiting.status is S.BUILDING
+    assert "timed out" in (waiting.retry_reason or "")
+
+    assert await runtime.executor.execute(order_id) is S.CONFIRMED
+    events = await history(runtime, order_id)
+    assert statuses(events)[3:] == [
+        (S.ROUTING, 2), (S.BUILDING, 2), (S.SUBMITTED, 2), (S.CONFIRMED, 2)
+    ]  # fmt: skip
+    assert "timed out" in (events[3].error or "")
+    assert await fills(runtime, order_id) == 1
+
+
+async def test_a_lost_submit_answer_resumes_the_sent_transaction_not_a_new_one(
+    runtime: Runtime,
+) -> None:
+    order_id = await place(runtime)
+    await runtime.market.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT_AFTER_SEND)
+    with pytest.raises(RetryLater):
+        await runtime.executor.execute(order_id)
+    assert await runtime.executor.execute(order_id) is S.CONFIRMED
+    events = await history(runtime, order_id)
+    assert statuses(events)[-2:] == [(S.SUBMITTED, 1), (S.CONFIRMED, 1)]
+    assert await fills(runtime, order_id) == 1
+
+
+async def test_a_dropped_transaction_is_replaced_and_only_the_new_one_fills(
+    runtime: Runtime,
+) -> None:
+    order_id = await place(runtime)
+    await runtime.market.faults.plan(order_id, Step.LAND, Fault.DROP)
+    with pytest.raises(RetryLater, match="blockhash expired"):
+        await runtime.executor.execute(order_id)
+    assert await runtime.executor.execute(order_id) is S.CONFIRMED
+    events = await history(runtime, order_id)
+    first_tx, second_tx = (e.tx_hash for e in events if e.status is S.SUBMITTED)
+    assert first_tx != second_tx
+    assert events[-1].tx_hash == second_tx
+    assert await fills(runtime, order_id) == 1
+
+
+async def test_slippage_fails_at_once_with_the_reason(runtime: Runtime) -> None:
+    order_id = await place(runtime, slippage_bps=50)
+    await runtime.market.faults.plan(order_id, Step.LAND, Fault.ADVERSE)
+    assert await runtime.executor.execute(order_id) is S.FAILED
+    events = await history(runtime, order_id)
+    assert statuses(events)[-1] == (S.FAILED, 1)
+    assert "slippage exceeded" in (events[-1].error or "")
+    order = await runtime.store.get(order_id)
+    assert order is not None and "slippage exceeded" in (order.error or "")
+    assert await fills(runtime, order_id) == 0
+
+
+async def test_too_large_an_order_fails_for_liquidity_without_retrying(runtime: Runtime) -> None:
+    order_id = await place(runtime, amount="100000000")
+    assert await runtime.executor.execute(order_id) is S.FAILED
+    events = await history(runtime, order_id)
+    assert statuses(events) == [(S.PENDING, 1), (S.ROUTING, 1), (S.FAILED, 1)]
+    assert "too shallow" in (events[-1].error or "")
+
+
+async def test_it_gives_up_after_three_attempts(runtime: Runtime) -> None:
+    order_id = await place(runtime)
+    for attempt in (1, 2, 3):
+        await runtime.market.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT, attempt=attempt)
+    for _ in range(2):
+        with pytest.raises(RetryLater):
+            await runtime.executor.execute(order_id)
+    assert await runtime.executor.execute(order_id) is S.FAILED
+    events = await history(runtime, order_id)
+    assert [e.attempt for e in events if e.status is S.ROUTING] == [1, 2, 3]
+    assert "gave up after 3 attempts" in (events[-1].error or "")
+    assert await fills(runtime, order_id) == 0
+
+
+async def test_when_the_queue_has_no_retries_left_the_order_fails(runtime: Runtime) -> None:
+    order_id = await place(runtime)
+    await runtime.market.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT)
+    assert await runtime.executor.execute(order_id, can_retry=False) is S.FAILED
+    events = await history(runtime, order_id)
+    assert "gave up after 1 attempts" in (events[-1].error or "")
+
+
+async def test_two_runs_at_once_execute_the_order_once(runtime: Runtime) -> None:
+    order_ids = [await place(runtime) for _ in range(10)]
+    await asyncio.gather(
+        *(runtime.executor.execute(order_id) for order_id in order_ids for _ in range(2))
+    )
+    for order_id in order_ids:
+        events = await history(runtime, order_id)
+        assert [e.status for e in events].count(S.CONFIRMED) == 1
+        assert statuses(events)[-1] == (S.CONFIRMED, 1)
+        assert await fills(runtime, order_id) == 1
+
+
+async def test_a_run_after_the_order_ended_does_nothing(runtime: Runtime) -> None:
+    order_id = await place(runtime)
+    await runtime.executor.execute(order_id)
+    before = await history(runtime, order_id)
+    assert await runtime.executor.execute(order_id) is S.CONFIRMED
+    assert await history(runtime, order_id) == before
+
+
+async def test_an_order_left_in_routing_by_a_lost_worker_starts_a_new_attempt(
+    runtime: Runtime,
+) -> None:
+    order_id = await place(runtime)
+    await runtime.store.transition(order_id, Move(S.PENDING, 1, S.ROUTING, 1))
+    assert await runtime.executor.execute(order_id) is S.CONFIRMED
+    events = await history(runtime, order_id)
+    assert statuses(events)[2] == (S.ROUTING, 2)
+    assert "worker stopped while the order was routing" in (events[2].error or "")
+
+
+async def test_a_lost_worker_after_sending_is_resumed_by_asking_the_venue(
+    runtime: Runtime,
+) -> None:
+    """The worker sent the transaction and died before recording it: adopt, never resend."""
+    order_id = await place(runtime)
+    market = find_market("SOL", "USDC")
+    assert market is not None
+    venue = runtime.venues["raydium"]
+    await runtime.store.transition(order_id, Move(S.PENDING, 1, S.ROUTING, 1))
+    quote = await venue.quote(market, Decimal("1.5"))
+    min_out = min_received(quote.amount_out, 100, market.token_out)  # type: ignore[union-attr]
+    await runtime.store.transition(
+        order_id, Move(S.ROUTING, 1, S.BUILDING, 1, dex="raydium", min_out=min_out)
+    )
+    sent = await venue.submit(
+        await venue.build(SwapIntent(order_id, 1, market, Decimal("1.5"), min_out))
+    )
+    assert await runtime.executor.execute(order_id) is S.CONFIRMED
+    events = await history(runtime, order_id)
+    assert statuses(events)[-2:] == [(S.SUBMITTED, 1), (S.CONFIRMED, 1)]
+    assert events[-1].tx_hash == sent.tx_hash
+    assert await fills(runtime, order_id) == 1

@@ -1,0 +1,53 @@
+"""Real worker and web processes for tests that need them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from app.infra.embedded import free_port, wait_for_port
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Process:
+    def __init__(self, command: list[str], settings: Settings) -> None:
+        env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
+        self.popen = subprocess.Popen(command, env=env, cwd=ROOT)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no goodbye, as when a machine dies."""
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def start_worker(settings: Settings) -> Process:
+    return Process([sys.executable, "-m", "jobs"], settings)
+
+
+def start_web(settings: Settings) -> tuple[Process, str]:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "app.web.asgi:build",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
+    process = Process(command, settings.replace(port=port))
+    wait_for_port(port, process=process.popen, what="web process", timeout=30)  # type: ignore[arg-type]
+    return process, f"127.0.0.1:{port}"
