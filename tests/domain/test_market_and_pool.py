@@ -57,8 +57,10 @@ def test_a_shock_moves_price_without_changing_depth() -> None:
 def test_markets_join_tokens_both_ways_and_price_fills_per_base() -> None:
     sell = find_market("SOL", "USDC")
     buy = find_market("USDC", "SOL")
-    assert sell is not None and buy is not None
-    assert sell.token_out is TOKENS["USDC"] and buy.token_out is TOKENS["SOL"]
+    assert sell is not None
+    assert buy is not None
+    assert sell.token_out is TOKENS["USDC"]
+    assert buy.token_out is TOKENS["SOL"]
     assert executed_price(sell, Decimal(2), Decimal(300)) == Decimal(150)
     assert executed_price(buy, Decimal(300), Decimal(2)) == Decimal(150)
     assert find_market("JUP", "USDT") is None

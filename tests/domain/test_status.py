@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from app.domain.status import (
@@ -15,7 +17,7 @@ HAPPY_PATH = [S.PENDING, S.ROUTING, S.BUILDING, S.SUBMITTED, S.CONFIRMED]
 
 
 def test_the_happy_path_is_allowed() -> None:
-    for current, target in zip(HAPPY_PATH, HAPPY_PATH[1:], strict=False):
+    for current, target in itertools.pairwise(HAPPY_PATH):
         check_transition(current, target)
 
 
@@ -43,7 +45,7 @@ def test_illegal_moves_are_refused(current: OrderStatus, target: OrderStatus) ->
 
 
 def test_terminal_statuses_have_no_way_out() -> None:
-    assert TERMINAL == {S.CONFIRMED, S.FAILED}
+    assert {S.CONFIRMED, S.FAILED} == TERMINAL
     for status in TERMINAL:
         assert not TRANSITIONS[status]
 

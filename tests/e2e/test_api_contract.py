@@ -20,7 +20,8 @@ def test_placing_an_order_answers_201_with_its_id_and_links(client: Client) -> N
     body = response.json()
     order_id = body["orderId"]
     assert body["status"] == "pending"
-    assert body["order"]["amount"] == "2" and body["order"]["slippageBps"] == 100
+    assert body["order"]["amount"] == "2"
+    assert body["order"]["slippageBps"] == 100
     assert body["links"] == {
         "self": f"/api/orders/{order_id}",
         "events": f"/api/orders/{order_id}/ws",

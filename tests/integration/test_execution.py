@@ -57,10 +57,13 @@ async def test_an_order_runs_pending_to_confirmed_with_every_step_recorded(
     assert {q.dex for q in routing.quotes or []} == {"raydium", "meteora"}
     best = max(routing.quotes or [], key=lambda q: Decimal(q.amount_out or 0))
     assert building.dex == best.dex
-    assert submitted.tx_hash and confirmed.tx_hash == submitted.tx_hash
-    assert confirmed.amount_out and confirmed.executed_price
+    assert submitted.tx_hash
+    assert confirmed.tx_hash == submitted.tx_hash
+    assert confirmed.amount_out
+    assert confirmed.executed_price
     order = await runtime.store.get(order_id)
-    assert order is not None and order.amount_out == confirmed.amount_out
+    assert order is not None
+    assert order.amount_out == confirmed.amount_out
     assert Decimal(order.amount_out) >= Decimal(order.min_out or "0")
     assert await fills(runtime, order_id) == 1
 
@@ -73,7 +76,8 @@ async def test_a_transient_failure_is_retried_as_attempt_two_with_its_cause(
     with pytest.raises(RetryLater, match="timed out"):
         await runtime.executor.execute(order_id)
     waiting = await runtime.store.get(order_id)
-    assert waiting is not None and waiting.status is S.BUILDING
+    assert waiting is not None
+    assert waiting.status is S.BUILDING
     assert "timed out" in (waiting.retry_reason or "")
 
     assert await runtime.executor.execute(order_id) is S.CONFIRMED
@@ -121,7 +125,8 @@ async def test_slippage_fails_at_once_with_the_reason(runtime: Runtime) -> None:
     assert statuses(events)[-1] == (S.FAILED, 1)
     assert "slippage exceeded" in (events[-1].error or "")
     order = await runtime.store.get(order_id)
-    assert order is not None and "slippage exceeded" in (order.error or "")
+    assert order is not None
+    assert "slippage exceeded" in (order.error or "")
     assert await fills(runtime, order_id) == 0
 
 

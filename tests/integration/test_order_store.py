@@ -26,7 +26,9 @@ async def test_a_new_order_is_pending_with_event_one(runtime: Runtime) -> None:
     order_id = await place(runtime)
     order = await runtime.store.get(order_id)
     events = await runtime.store.events(order_id)
-    assert order is not None and order.status is S.PENDING and order.amount == "1.5"
+    assert order is not None
+    assert order.status is S.PENDING
+    assert order.amount == "1.5"
     assert [(e.seq, e.status, e.attempt) for e in events] == [(1, S.PENDING, 1)]
 
 
@@ -47,9 +49,12 @@ async def test_a_transition_from_a_stale_status_changes_nothing(runtime: Runtime
     wrong_attempt = await runtime.store.transition(
         order_id, Move(S.ROUTING, 2, S.BUILDING, 2, dex="raydium")
     )
-    assert stale is None and wrong_attempt is None
+    assert stale is None
+    assert wrong_attempt is None
     order = await runtime.store.get(order_id)
-    assert order is not None and order.status is S.ROUTING and order.dex is None
+    assert order is not None
+    assert order.status is S.ROUTING
+    assert order.dex is None
     assert len(await runtime.store.events(order_id)) == 2
 
 
@@ -77,13 +82,15 @@ async def test_a_retry_clears_the_old_attempts_venue_and_keeps_the_cause(runtime
     )
     await runtime.store.note_retry(order_id, S.BUILDING, 1, "RPC timed out")
     order = await runtime.store.get(order_id)
-    assert order is not None and order.retry_reason == "RPC timed out"
+    assert order is not None
+    assert order.retry_reason == "RPC timed out"
     retry = await runtime.store.transition(
         order_id, Move(S.BUILDING, 1, S.ROUTING, 2, error="RPC timed out")
     )
     assert retry is not None
     assert (retry.event.attempt, retry.event.error) == (2, "RPC timed out")
-    assert retry.order.dex is None and retry.order.retry_reason is None
+    assert retry.order.dex is None
+    assert retry.order.retry_reason is None
     assert retry.order.error is None, "a retry's cause is not the order's failure"
 
 

@@ -120,9 +120,11 @@ async def test_status_waits_for_landing_and_find_recovers_after_a_crash(redis: R
     venue = build_venues(market)["meteora"]
     assert (await venue.status(tx_hash)).state is TxState.PENDING  # type: ignore[union-attr]
     found = await venue.find("order-2")
-    assert found is not None and found.tx_hash == tx_hash
+    assert found is not None
+    assert found.tx_hash == tx_hash
     settled = await venue.status(tx_hash, wait=5)
-    assert settled is not None and settled.state is TxState.CONFIRMED
+    assert settled is not None
+    assert settled.state is TxState.CONFIRMED
     assert await venue.status("unknown-hash") is None
 
 
@@ -134,7 +136,8 @@ async def test_a_dropped_transaction_can_be_replaced_by_a_new_attempt(redis: Red
     first = await fill(venue, "order-3")
     clock.advance(10)
     dropped = await venue.status(first)
-    assert dropped is not None and dropped.state is TxState.DROPPED
+    assert dropped is not None
+    assert dropped.state is TxState.DROPPED
     assert dropped.failure is FailureKind.BLOCKHASH_EXPIRED
     second = await fill(venue, "order-3", attempt=2)
     assert second != first
@@ -153,7 +156,8 @@ async def test_an_adverse_move_fails_the_fill_as_slippage_and_leaves_no_trade(re
     tx_hash = await fill(venue, "order-4")
     clock.advance(10)
     result = await venue.status(tx_hash)
-    assert result is not None and result.state is TxState.FAILED
+    assert result is not None
+    assert result.state is TxState.FAILED
     assert result.failure is FailureKind.SLIPPAGE_EXCEEDED
     assert "slippage exceeded" in (result.reason or "")
     assert await venue.fills("order-4") == 0
@@ -170,7 +174,8 @@ async def test_a_lost_submit_answer_still_records_the_transaction(redis: Redis) 
         await venue.submit(built)
     assert caught.value.retryable
     recorded = await venue.find("order-5")
-    assert recorded is not None and recorded.state is TxState.PENDING
+    assert recorded is not None
+    assert recorded.state is TxState.PENDING
 
 
 async def test_a_trade_moves_the_pool_so_the_next_quote_is_worse(redis: Redis) -> None:
@@ -181,7 +186,8 @@ async def test_a_trade_moves_the_pool_so_the_next_quote_is_worse(redis: Redis) -
     clock.advance(3)
     assert (await venue.status(tx_hash)).state is TxState.CONFIRMED  # type: ignore[union-attr]
     after = await venue.quote(SOL_USDC, Decimal(1))
-    assert isinstance(before, Quote) and isinstance(after, Quote)
+    assert isinstance(before, Quote)
+    assert isinstance(after, Quote)
     assert after.amount_out < before.amount_out
 
 
@@ -190,7 +196,8 @@ async def test_pairs_without_a_pool_and_oversized_orders_are_refused(redis: Redi
     usdc_usdt = find_market("USDC", "USDT")
     assert usdc_usdt is not None
     no_pool = await venues["raydium"].quote(usdc_usdt, Decimal(10))
-    assert isinstance(no_pool, QuoteFailure) and no_pool.kind is FailureKind.NO_ROUTE
+    assert isinstance(no_pool, QuoteFailure)
+    assert no_pool.kind is FailureKind.NO_ROUTE
     huge = [await v.quote(SOL_USDC, Decimal(10_000_000)) for v in venues.values()]
     with pytest.raises(ExecutionError) as caught:
         choose_best(huge)

@@ -98,13 +98,13 @@ async def quote_board(
     except InvalidOrder as error:
         raise invalid(error, "query") from None
     results = await services.runtime.quoter.quote_all(request.market, request.amount)
-    best, error = None, None
+    best, reason = None, None
     try:
         chosen = choose_best(results)
         floor = min_received(chosen.amount_out, request.slippage_bps, request.market.token_out)
         best = Best(chosen.dex, amount(chosen.amount_out) or "0", amount(floor) or "0")
     except ExecutionError as failure:
-        error = failure.message
+        reason = failure.message
     return QuoteBoard(
         token_in=request.token_in,
         token_out=request.token_out,
@@ -112,5 +112,5 @@ async def quote_board(
         slippage_bps=request.slippage_bps,
         quotes=[QuoteView.of(r) for r in results],
         best=best,
-        error=error,
+        error=reason,
     )

@@ -1,0 +1,129 @@
+"""Orders through real web and worker processes, watched over WebSocket as a program would."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from tests.builders import order_body
+from tests.e2e.conftest import Live
+from tests.support.waiting import wait_until
+
+TERMINAL = {"confirmed", "failed"}
+
+
+def read_until_closed(ws: ClientConnection, timeout: float = 20) -> list[dict[str, Any]]:
+    events = []
+    try:
+        while True:
+            events.append(json.loads(ws.recv(timeout=timeout)))
+    except ConnectionClosed:
+        return events
+
+
+def place(api: httpx.Client, **overrides: Any) -> str:
+    response = api.post("/api/orders/execute", json=order_body(**overrides))
+    assert response.status_code == 201, response.text
+    order_id: str = response.json()["orderId"]
+    return order_id
+
+
+def test_a_watcher_sees_every_step_once_in_order_then_a_normal_close(
+    live: Live, api: httpx.Client
+) -> None:
+    order_id = place(api)
+    with connect(f"{live.ws}/api/orders/{order_id}/ws") as ws:
+        events = read_until_closed(ws)
+        assert ws.close_code == 1000
+        assert ws.close_reason == "order confirmed"
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert [e["status"] for e in events] == [
+        "pending", "routing", "building", "submitted", "confirmed"
+    ]  # fmt: skip
+    assert all(e["orderId"] == order_id for e in events)
+    routing, building, submitted, confirmed = events[1:]
+    assert {q["dex"] for q in routing["quotes"]} == {"raydium", "meteora"}
+    assert building["dex"] in {"raydium", "meteora"}
+    assert submitted["txHash"]
+    assert confirmed["txHash"] == submitted["txHash"]
+    assert confirmed["amountOut"]
+    assert confirmed["executedPrice"]
+    stored = api.get(f"/api/orders/{order_id}").json()["events"]
+    assert stored == events
+
+
+def test_a_late_watcher_gets_the_whole_history_and_since_skips_what_it_has(
+    live: Live, api: httpx.Client
+) -> None:
+    order_id = place(api, tokenIn="USDC", tokenOut="SOL", amount="250")
+    wait_until(
+        lambda: api.get(f"/api/orders/{order_id}").json()["order"]["status"] in TERMINAL,
+        what="the order to finish",
+    )
+    with connect(f"{live.ws}/api/orders/{order_id}/ws") as ws:
+        everything = read_until_closed(ws)
+        assert ws.close_code == 1000
+    assert [e["seq"] for e in everything] == [1, 2, 3, 4, 5]
+    with connect(f"{live.ws}/api/orders/{order_id}/ws?since=3") as ws:
+        rest = read_until_closed(ws)
+        assert ws.close_code == 1000
+    assert rest == everything[3:]
+    with connect(f"{live.ws}/api/orders/{order_id}/ws?since=5") as ws:
+        assert read_until_closed(ws) == []
+        assert ws.close_code == 1000
+
+
+def test_the_firehose_carries_every_orders_events_live(live: Live, api: httpx.Client) -> None:
+    with connect(f"{live.ws}/api/orders/ws") as ws:
+        ids = {place(api, amount=str(i + 1)) for i in range(3)}
+        seen: dict[str, list[int]] = {order_id: [] for order_id in ids}
+        finished: set[str] = set()
+        while finished != ids:
+            event = json.loads(ws.recv(timeout=20))
+            if event["orderId"] in ids:
+                seen[event["orderId"]].append(event["seq"])
+                if event["status"] in TERMINAL:
+                    finished.add(event["orderId"])
+    # The firehose has no history: the pending event may precede the connection's
+    # first read, but from then on every step of every order arrives, in order.
+    for seqs in seen.values():
+        assert seqs == list(range(seqs[0], 6))
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/api/orders/01a20088-6200-7d39-929e-4617a4fc898b/ws", "unknown order"),
+        ("/api/orders/not-an-id/ws", "unknown order"),
+    ],
+)
+def test_an_unknown_order_is_closed_with_a_policy_code(live: Live, path: str, reason: str) -> None:
+    with connect(f"{live.ws}{path}") as ws:
+        assert read_until_closed(ws) == []
+        assert ws.close_code == 1008
+        assert reason in ws.close_reason
+
+
+def test_a_bad_since_is_closed_with_a_policy_code(live: Live, api: httpx.Client) -> None:
+    order_id = place(api)
+    with connect(f"{live.ws}/api/orders/{order_id}/ws?since=two") as ws:
+        assert read_until_closed(ws) == []
+        assert ws.close_code == 1008
+
+
+def test_browsers_from_other_sites_cannot_open_sockets(live: Live, api: httpx.Client) -> None:
+    order_id = place(api)
+    for path in (f"/api/orders/{order_id}/ws", "/api/orders/ws"):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"{live.ws}{path}", origin="http://evil.example")  # type: ignore[arg-type]
+        assert refused.value.response.status_code == 403
+    with connect(
+        f"{live.ws}/api/orders/{order_id}/ws",
+        origin=f"http://{live.address}",  # type: ignore[arg-type]
+    ) as ws:
+        assert read_until_closed(ws)[0]["seq"] == 1

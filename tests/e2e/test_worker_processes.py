@@ -1,0 +1,108 @@
+"""Real worker processes: queue retries, a worker killed mid-order, double delivery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.domain.status import TERMINAL, OrderStatus
+from app.events.schema import OrderView
+from app.runtime import Runtime, open_runtime
+from app.settings import Settings
+from app.venues.chaos import Fault, Step
+from tests.builders import order_request
+from tests.support.processes import start_worker
+from tests.support.waiting import eventually
+
+S = OrderStatus
+
+
+async def finished(runtime: Runtime, order_id: str, timeout: float = 60) -> OrderView:
+    async def check() -> OrderView | None:
+        order = await runtime.store.get(order_id)
+        return order if order and order.status in TERMINAL else None
+
+    return await eventually(check, timeout=timeout, what=f"order {order_id} to finish")
+
+
+async def fills(runtime: Runtime, order_id: str) -> int:
+    return sum([await venue.fills(order_id) for venue in runtime.venues.values()])
+
+
+async def test_the_queue_retries_a_transient_failure_with_backoff(runtime: Runtime) -> None:
+    order = await runtime.desk.place(order_request(), "test")  # no worker yet: it waits queued
+    await runtime.market.faults.plan(order.order_id, Step.BUILD, Fault.TIMEOUT)
+    worker = start_worker(runtime.settings)
+    try:
+        done = await finished(runtime, order.order_id)
+    finally:
+        worker.stop()
+    assert done.status is S.CONFIRMED
+    assert done.attempt == 2
+    events = await runtime.store.events(order.order_id)
+    retry = next(e for e in events if e.status is S.ROUTING and e.attempt == 2)
+    assert "timed out" in (retry.error or "")
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert await fills(runtime, order.order_id) == 1
+
+
+@pytest.fixture
+async def slow_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    # Landing takes 2-12.5 s at this scale: time enough to kill a worker while it waits.
+    opened = await open_runtime(settings.replace(mock_latency_scale=5.0))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def test_a_worker_killed_while_an_order_is_submitted_loses_nothing(
+    slow_runtime: Runtime,
+) -> None:
+    runtime = slow_runtime
+    first = start_worker(runtime.settings)
+    second = None
+    try:
+        order = await runtime.desk.place(order_request(), "test")
+
+        async def submitted() -> OrderView | None:
+            current = await runtime.store.get(order.order_id)
+            return current if current and current.status is S.SUBMITTED else None
+
+        sent = await eventually(submitted, timeout=30, what="the order to be submitted")
+        second = start_worker(runtime.settings)
+        first.kill()
+        still_moving = await runtime.store.get(order.order_id)
+        assert still_moving is not None
+        assert still_moving.status is S.SUBMITTED
+
+        done = await finished(runtime, order.order_id)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+    assert done.status is S.CONFIRMED
+    assert done.tx_hash == sent.tx_hash, "the transaction already sent must not be resent"
+    events = await runtime.store.events(order.order_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [e.status for e in events].count(S.CONFIRMED) == 1
+    assert sum(e.status in TERMINAL for e in events) == 1
+    assert await fills(runtime, order.order_id) == 1
+
+
+async def test_two_workers_sharing_the_queue_execute_each_order_once(runtime: Runtime) -> None:
+    workers = [start_worker(runtime.settings) for _ in range(2)]
+    try:
+        orders = [await runtime.desk.place(order_request(amount="0.5"), "test") for _ in range(20)]
+        for order in orders:
+            assert not await runtime.queue.enqueue(order.order_id), "one job per order"
+        done = [await finished(runtime, order.order_id) for order in orders]
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert {order.status for order in done} == {S.CONFIRMED}
+    for order in orders:
+        events = await runtime.store.events(order.order_id)
+        assert sum(e.status in TERMINAL for e in events) == 1
+        assert await fills(runtime, order.order_id) == 1
