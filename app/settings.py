@@ -33,6 +33,8 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     log_format: str = "text"
     queue_name: str = "orders"
+    secret_key: str = ""
+    """Signs CSRF tokens; empty: one is generated and shared by all web processes via Redis."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +66,7 @@ class Settings:
             allowed_origins=tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip()),
             log_format=_read(env, "LOG_FORMAT", str, "text", lambda v: v in ("text", "json")),
             queue_name=env.get("QUEUE_NAME", "orders") or "orders",
+            secret_key=env.get("SECRET_KEY", ""),
         )
 
     def replace(self, **changes: Any) -> Settings:
@@ -84,6 +87,7 @@ class Settings:
             "ALLOWED_ORIGINS": ",".join(self.allowed_origins),
             "LOG_FORMAT": self.log_format,
             "QUEUE_NAME": self.queue_name,
+            "SECRET_KEY": self.secret_key,
         }
         if self.mock_seed is not None:
             env["MOCK_SEED"] = str(self.mock_seed)

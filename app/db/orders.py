@@ -22,6 +22,7 @@ from app.db.tables import Order
 from app.db.tables import OrderEvent as EventRow
 from app.domain.orders import OrderRequest
 from app.domain.status import OrderStatus, check_transition
+from app.domain.tokens import Pair
 from app.events.schema import (
     Notice,
     OrderEvent,
@@ -102,6 +103,8 @@ class Move:
 @dataclass(frozen=True, slots=True)
 class OrderFilter:
     statuses: Sequence[OrderStatus] = ()
+    pair: Pair | None = None
+    """Either direction across this pair."""
     token_in: str | None = None
     token_out: str | None = None
     dex: str | None = None
@@ -207,6 +210,24 @@ class OrderStore:
             query = query.where(clause)
         return {OrderStatus(row["status"]): row["count"] for row in await query}
 
+    async def recent_fills_by_venue(self, limit: int = 100) -> dict[str, int]:
+        """How the last `limit` confirmed orders split between venues."""
+        rows = await self.db.pool.fetch(
+            "SELECT dex, count(*) AS fills FROM (SELECT dex FROM orders"
+            " WHERE status = 'confirmed' ORDER BY id DESC LIMIT $1) recent GROUP BY dex",
+            limit,
+        )
+        return {row["dex"]: row["fills"] for row in rows}
+
+    async def recent_confirm_times(self, limit: int = 40) -> list[tuple[str, datetime, datetime]]:
+        """(order id, placed, confirmed) of the last `limit` confirmed orders, newest first."""
+        rows = await self.db.pool.fetch(
+            "SELECT id, created_at, updated_at FROM orders WHERE status = 'confirmed'"
+            " ORDER BY id DESC LIMIT $1",
+            limit,
+        )
+        return [(str(r["id"]), r["created_at"], r["updated_at"]) for r in rows]
+
     async def stale_active(self, idle_seconds: float, limit: int = 500) -> list[str]:
         """Orders still moving whose row has not changed for `idle_seconds`."""
         rows = await self.db.pool.fetch(
@@ -222,6 +243,12 @@ def _clauses(where: OrderFilter) -> list[Any]:
     clauses: list[Any] = []
     if where.statuses:
         clauses.append(Order.status.is_in([s.value for s in where.statuses]))
+    if where.pair:
+        base, quote = where.pair.base, where.pair.quote
+        clauses.append(
+            ((Order.token_in == base) & (Order.token_out == quote))
+            | ((Order.token_in == quote) & (Order.token_out == base))
+        )
     if where.token_in:
         clauses.append(Order.token_in == where.token_in)
     if where.token_out:

@@ -73,6 +73,8 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
     slippage_bps: int
     status: OrderStatus
     attempt: int
+    last_seq: int
+    """The seq of the order's newest event."""
     created_at: datetime
     updated_at: datetime
     dex: str | None = None
@@ -99,6 +101,7 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
             slippage_bps=row["slippage_bps"],
             status=OrderStatus(row["status"]),
             attempt=row["attempt"],
+            last_seq=row["last_seq"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             dex=row["dex"],

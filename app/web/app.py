@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import redis
 from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar_htmx import HTMXPlugin
 
 from app.events.bus import EventHub
 from app.runtime import open_runtime
 from app.settings import Settings
 from app.venues.clock import Clock
+from app.web import present
 from app.web.api.market import MarketController
 from app.web.api.orders import OrdersController
 from app.web.health import healthz
+from app.web.live import dashboard_feed
+from app.web.pages import PagesController
 from app.web.ratelimit import RateLimiter
 from app.web.services import WebServices, provide_services
 from app.web.sockets import all_events, order_events
@@ -41,9 +51,30 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             await runtime.close()
 
     return Litestar(
-        route_handlers=[OrdersController, MarketController, order_events, all_events, healthz],
+        route_handlers=[
+            OrdersController,
+            MarketController,
+            PagesController,
+            order_events,
+            all_events,
+            dashboard_feed,
+            healthz,
+            create_static_files_router(path="/static", directories=[ROOT / "static"]),
+        ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         lifespan=[lifespan],
+        plugins=[HTMXPlugin()],
+        template_config=TemplateConfig(
+            directory=ROOT / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=_register_filters,
+        ),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key or shared_secret(settings.redis_url),
+            cookie_samesite="strict",
+            # The JSON API has no cookies to ride on; programs post to it directly.
+            exclude=["/api", "/healthz"],
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="Order Execution Engine",
@@ -52,3 +83,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin()],
         ),
     )
+
+
+def _register_filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters.update(
+        amount=present.amount,
+        bps=present.bps,
+        short_hash=present.short_hash,
+        seconds=present.seconds,
+    )
+
+
+def shared_secret(redis_url: str) -> str:
+    """One CSRF signing key for every web process of a deployment, made on first start."""
+    client = redis.Redis.from_url(redis_url, protocol=2, decode_responses=True)
+    try:
+        client.set("oee:secret-key", secrets.token_urlsafe(32), nx=True)
+        return str(client.get("oee:secret-key"))
+    finally:
+        client.close()

@@ -10,7 +10,7 @@ from litestar.exceptions import ValidationException
 
 from app.db.orders import OrderFilter
 from app.domain.status import OrderStatus
-from app.domain.tokens import TOKENS
+from app.domain.tokens import PAIRS_BY_SYMBOL, TOKENS
 from app.ids import parse_uuid
 from app.venues.catalog import VENUES
 
@@ -20,6 +20,7 @@ MAX_PAGE = 200
 def parse_filter(
     *,
     status: list[str] | None,
+    pair: str | None = None,
     token_in: str | None,
     token_out: str | None,
     dex: str | None,
@@ -41,6 +42,9 @@ def parse_filter(
             statuses.append(OrderStatus(raw))
         except ValueError:
             bad("status", f"status {raw!r} is not one of {', '.join(OrderStatus)}")
+    chosen_pair = PAIRS_BY_SYMBOL.get(pair or "")
+    if pair and chosen_pair is None:
+        bad("pair", f"pair {pair!r} is not one of {', '.join(PAIRS_BY_SYMBOL)}")
     for key, token in (("tokenIn", token_in), ("tokenOut", token_out)):
         if token and token not in TOKENS:
             bad(key, f"{key} {token!r} is not a supported token ({', '.join(TOKENS)})")
@@ -58,6 +62,7 @@ def parse_filter(
         raise ValidationException(detail="invalid order filter", extra=problems)
     return OrderFilter(
         statuses=statuses,
+        pair=chosen_pair,
         token_in=token_in or None,
         token_out=token_out or None,
         dex=dex or None,
@@ -88,3 +93,11 @@ def _moment(
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment
+
+
+def problems_of(error: ValidationException) -> list[str]:
+    """The messages of a 400 built by `parse_filter` or `invalid`, for showing in a page."""
+    extra = error.extra if isinstance(error.extra, list) else []
+    return [
+        str(item.get("message", item)) if isinstance(item, dict) else str(item) for item in extra
+    ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from app.events.bus import EventHub
 from app.runtime import Runtime
+from app.web.cache import Throttled
 from app.web.ratelimit import RateLimiter
 
 
@@ -17,6 +18,8 @@ class WebServices:
     runtime: Runtime
     hub: EventHub
     limiter: RateLimiter
+    charts: Throttled = field(default_factory=Throttled)
+    """The dashboard charts: two queries, shared by every dashboard for a second."""
 
 
 def provide_services(state: State) -> WebServices:

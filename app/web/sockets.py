@@ -24,7 +24,7 @@ from app.events.schema import Notice, OrderEvent, encode
 from app.ids import parse_uuid
 from app.web.services import Services
 
-_GONE = (WebSocketDisconnect, OSError, RuntimeError)
+GONE = (WebSocketDisconnect, OSError, RuntimeError)
 WS_1013_TRY_AGAIN_LATER = 1013
 
 
@@ -49,7 +49,7 @@ async def closes(socket: WebSocket[Any, Any, Any], sub: Subscription) -> AsyncIt
     """Wake the subscription's reader when the client goes away."""
 
     async def watch() -> None:
-        with contextlib.suppress(*_GONE):
+        with contextlib.suppress(*GONE):
             while (await socket.receive())["type"] != "websocket.disconnect":
                 pass
         sub.close()
@@ -82,7 +82,7 @@ async def order_events(
     if parsed is None:
         await socket.close(WS_1008_POLICY_VIOLATION, f"unknown order {order_id!r}")
         return
-    with contextlib.suppress(*_GONE):
+    with contextlib.suppress(*GONE):
         async with services.hub.subscribe(str(parsed)) as sub, closes(socket, sub):
             await _stream(socket, services.runtime.store, parsed, int(since_raw), sub)
 
@@ -135,7 +135,7 @@ async def all_events(socket: WebSocket[Any, Any, Any], services: Services) -> No
         await reject(socket, "origin not allowed")
         return
     await socket.accept()
-    with contextlib.suppress(*_GONE):
+    with contextlib.suppress(*GONE):
         async with services.hub.subscribe(None) as sub, closes(socket, sub):
             while (item := await sub.get()) is not None:
                 if not isinstance(item, Notice):

@@ -122,6 +122,9 @@ class OrdersController(Controller):
         status: Annotated[
             list[str] | None, QueryParameter(description="One or more statuses (repeat or comma)")
         ] = None,
+        pair: Annotated[
+            str | None, QueryParameter(description="Either direction, e.g. SOL/USDC")
+        ] = None,
         token_in: Annotated[str | None, QueryParameter(name="tokenIn")] = None,
         token_out: Annotated[str | None, QueryParameter(name="tokenOut")] = None,
         dex: FromQuery[str | None] = None,
@@ -137,6 +140,7 @@ class OrdersController(Controller):
         """Orders, newest first, a page at a time (`nextCursor` continues)."""
         where = parse_filter(
             status=status,
+            pair=pair,
             token_in=token_in,
             token_out=token_out,
             dex=dex,

@@ -1,0 +1,84 @@
+"""Live HTML for the pages: `WS /ws/dashboard`, read by the htmx ws extension.
+
+Every message is one or more elements swapped out-of-band by id, rendered from the
+same partials as the full pages. On (re)connect the socket first sends the current
+state of what the page shows, so a page that lost its connection is never stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.status_codes import WS_1008_POLICY_VIOLATION
+
+from app.db.orders import OrderFilter
+from app.events.schema import Notice, OrderView
+from app.ids import parse_uuid
+from app.web.pages import RECENT_ROWS, charts_context, order_context
+from app.web.services import Services, WebServices
+from app.web.sockets import GONE, closes, origin_allowed, reject
+
+
+@websocket("/ws/dashboard")
+async def dashboard_feed(socket: WebSocket[Any, Any, Any], services: Services) -> None:
+    """Rows and charts for the dashboard; with `?order=<id>`, that order's page."""
+    if not origin_allowed(socket, services.runtime.settings.allowed_origins):
+        await reject(socket, "origin not allowed")
+        return
+    raw_order = socket.query_params.get("order")
+    await socket.accept()
+    order_id = parse_uuid(raw_order) if raw_order else None
+    if raw_order and order_id is None:
+        await socket.close(WS_1008_POLICY_VIOLATION, f"unknown order {raw_order!r}")
+        return
+    engine = socket.app.template_engine
+
+    def render(template: str, **context: Any) -> str:
+        return str(engine.get_template(template).render(**context))  # type: ignore[union-attr]
+
+    async def snapshot() -> str:
+        if order_id is not None:
+            order = await services.runtime.store.get(order_id)
+            return await _order_html(services, render, order) if order else ""
+        page = await services.runtime.store.page(OrderFilter(limit=RECENT_ROWS))
+        rows = "".join(render("partials/order_row.html", order=order) for order in page.items)
+        charts = await services.charts.get(lambda: _charts_html(services, render))
+        return f'<tbody hx-swap-oob="innerHTML:#recent-rows">{rows}</tbody>{charts}'
+
+    async def update(notice: Notice) -> str:
+        if order_id is not None:
+            return await _order_html(services, render, notice.order)
+        order = notice.order
+        if notice.event.seq == 1:
+            row = render("partials/order_row.html", order=order)
+            html = f'<tbody hx-swap-oob="afterbegin:#recent-rows">{row}</tbody>'
+        else:
+            html = render("partials/order_row.html", order=order, oob=True)
+        if notice.event.terminal:
+            html += await services.charts.get(lambda: _charts_html(services, render))
+        return html
+
+    with contextlib.suppress(*GONE):
+        async with (
+            services.hub.subscribe(str(order_id) if order_id else None) as sub,
+            closes(socket, sub),
+        ):
+            await socket.send_data(await snapshot(), mode="text")
+            while (item := await sub.get()) is not None:
+                html = await update(item) if isinstance(item, Notice) else await snapshot()
+                if html:
+                    await socket.send_data(html, mode="text")
+
+
+async def _order_html(services: WebServices, render: Any, order: OrderView) -> str:
+    # The notice's order may be older than the newest row: always render the stored state.
+    current = await services.runtime.store.get(order.order_id) or order
+    return str(
+        render("partials/order_detail.html", oob=True, **await order_context(services, current))
+    )
+
+
+async def _charts_html(services: WebServices, render: Any) -> str:
+    return str(render("partials/charts.html", oob=True, **await charts_context(services)))

@@ -1,0 +1,100 @@
+// Small progressive enhancements for the server-rendered pages. No inline scripts, no eval:
+// the Content-Security-Policy allows only files from this site.
+(function () {
+  "use strict";
+
+  const MAX_LIVE_ROWS = 50;
+
+  // Live connection indicator, driven by the htmx ws extension's events.
+  function setConnection(state, text) {
+    const badge = document.getElementById("conn");
+    if (!badge) return;
+    badge.dataset.state = state;
+    badge.textContent = text;
+  }
+  document.addEventListener("htmx:wsOpen", () => setConnection("open", "live"));
+  document.addEventListener("htmx:wsClose", () => setConnection("closed", "reconnecting…"));
+  document.addEventListener("htmx:wsError", () => setConnection("closed", "reconnecting…"));
+  document.addEventListener("DOMContentLoaded", () => {
+    if (!document.querySelector("[ws-connect]")) setConnection("static", "");
+  });
+
+  // One row per order. The form's response and the live push can both insert the same
+  // order; keep the row that has seen the most events. Also keep the live table short.
+  function tidy(tbody) {
+    const seen = new Map();
+    for (const row of Array.from(tbody.querySelectorAll(":scope > tr[id^='order-']"))) {
+      const other = seen.get(row.id);
+      if (!other) { seen.set(row.id, row); continue; }
+      const keep = Number(row.dataset.seq) > Number(other.dataset.seq) ? row : other;
+      (keep === row ? other : row).remove();
+      seen.set(row.id, keep);
+    }
+    if (tbody.id === "recent-rows") {
+      const rows = tbody.querySelectorAll(":scope > tr");
+      for (let i = MAX_LIVE_ROWS; i < rows.length; i++) rows[i].remove();
+    }
+    const empty = document.getElementById(tbody.id + "-empty");
+    if (empty && tbody.children.length) empty.remove();
+  }
+  function watchRows() {
+    for (const tbody of document.querySelectorAll("tbody[id$='-rows']")) {
+      if (tbody.dataset.watched) continue;
+      tbody.dataset.watched = "1";
+      new MutationObserver(() => tidy(tbody)).observe(tbody, { childList: true });
+    }
+  }
+  document.addEventListener("DOMContentLoaded", watchRows);
+  document.addEventListener("htmx:afterSettle", watchRows);
+
+  // "12 s ago" for times in tables; the server writes the absolute time as a fallback.
+  function ages() {
+    const now = Date.now();
+    for (const el of document.querySelectorAll("table.orders time[datetime]")) {
+      const seconds = Math.max(0, Math.round((now - Date.parse(el.getAttribute("datetime"))) / 1000));
+      el.textContent = seconds < 60 ? seconds + " s ago"
+        : seconds < 3600 ? Math.floor(seconds / 60) + " min ago"
+        : seconds < 86400 ? Math.floor(seconds / 3600) + " h ago"
+        : el.getAttribute("datetime").slice(0, 10);
+    }
+  }
+  setInterval(ages, 1000);
+  document.addEventListener("DOMContentLoaded", ages);
+  document.addEventListener("htmx:afterSettle", ages);
+
+  // The order form: only offer tokens that trade with the one being sold; show slippage in %.
+  function enhanceForm() {
+    const form = document.getElementById("order-form");
+    if (!form || form.dataset.enhanced) return;
+    form.dataset.enhanced = "1";
+    const markets = JSON.parse(form.dataset.markets || "{}");
+    const tokenIn = form.elements.namedItem("tokenIn");
+    const tokenOut = form.elements.namedItem("tokenOut");
+    const slippage = form.elements.namedItem("slippageBps");
+    const hint = document.getElementById("slippage-hint");
+    function limitTokens() {
+      const allowed = markets[tokenIn.value] || [];
+      for (const option of tokenOut.options) option.disabled = !allowed.includes(option.value);
+      if (tokenOut.selectedOptions[0] && tokenOut.selectedOptions[0].disabled && allowed.length) {
+        tokenOut.value = allowed[0];
+        tokenOut.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    }
+    function showSlippage() {
+      const bps = Number(slippage.value);
+      hint.textContent = Number.isFinite(bps) && slippage.value !== "" ? "= " + (bps / 100).toFixed(2) + " %" : "";
+    }
+    // A placed order clears the previous attempt's error messages.
+    form.addEventListener("htmx:afterRequest", (event) => {
+      if (!event.detail.successful) return;
+      for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+      for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+    });
+    tokenIn.addEventListener("change", limitTokens);
+    slippage.addEventListener("input", showSlippage);
+    limitTokens();
+    showSlippage();
+  }
+  document.addEventListener("DOMContentLoaded", enhanceForm);
+  document.addEventListener("htmx:afterSettle", enhanceForm);
+})();
