@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The stamp names the pyproject it was installed from: edit pyproject.toml, and the venv refreshes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench clean reset
+.PHONY: run test lint bench screenshots clean reset
 
 run: $(STAMP)
 	$(BIN)/python -m app.run
@@ -17,6 +17,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check app jobs tests
 	$(BIN)/ruff format --check app jobs tests
 	$(BIN)/mypy
+
+# The README's pictures, taken by the browser tests from our own running app.
+screenshots: $(STAMP)
+	SCREENSHOT_DIR=docs $(BIN)/python -m pytest tests/e2e/test_browser.py -q
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

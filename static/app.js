@@ -61,6 +61,7 @@
   setInterval(ages, 1000);
   document.addEventListener("DOMContentLoaded", ages);
   document.addEventListener("htmx:afterSettle", ages);
+  document.addEventListener("htmx:wsAfterMessage", ages);
 
   // The order form: only offer tokens that trade with the one being sold; show slippage in %.
   function enhanceForm() {

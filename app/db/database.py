@@ -7,17 +7,17 @@ from typing import Any
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
-from app.db.tables import TABLES
-
 
 class Database:
-    """Owns one Piccolo engine (and its asyncpg pool) and binds our tables to it."""
+    """Owns one Piccolo engine and its asyncpg pool.
+
+    Queries built with Piccolo run through `select`, on this pool: nothing depends on
+    Piccolo's process-wide engine binding, so several Databases (tests, tools) coexist.
+    """
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self.engine = PostgresEngine(config={"dsn": url}, log_queries=False)
         self._pool_size = (min_size, max_size)
-        for table in TABLES:
-            table._meta.db = self.engine
 
     async def start(self) -> None:
         low, high = self._pool_size
@@ -37,6 +37,12 @@ class Database:
         """Run one statement in one round trip (asyncpg prepares and caches it)."""
         async with self.pool.acquire() as conn:
             return await conn.fetchrow(sql, *args)
+
+    async def select(self, query: Any) -> list[dict[str, Any]]:
+        """Run a Piccolo query (a select) on this pool; rows as dicts."""
+        sql, args = query.querystrings[0].compile_string(engine_type=self.engine.engine_type)
+        async with self.pool.acquire() as conn:
+            return [dict(row) for row in await conn.fetch(sql, *args)]
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         async with self.pool.acquire() as conn:

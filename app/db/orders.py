@@ -184,11 +184,11 @@ class OrderStore:
             await conn.execute(_NOTE_RETRY, uuid.UUID(order_id), status.value, attempt, reason)
 
     async def get(self, order_id: uuid.UUID | str) -> OrderView | None:
-        row = await Order.select().where(Order.id == order_id).first()
-        return OrderView.from_row(row) if row else None
+        rows = await self.db.select(Order.select().where(Order.id == order_id).limit(1))
+        return OrderView.from_row(rows[0]) if rows else None
 
     async def events(self, order_id: uuid.UUID | str, after_seq: int = 0) -> list[OrderEvent]:
-        rows = await (
+        rows = await self.db.select(
             EventRow.select()
             .where((EventRow.order_id == order_id) & (EventRow.seq > after_seq))
             .order_by(EventRow.seq)
@@ -199,7 +199,7 @@ class OrderStore:
         query = Order.select().order_by(Order.id, ascending=False).limit(where.limit + 1)
         for clause in _clauses(where):
             query = query.where(clause)
-        rows = await query
+        rows = await self.db.select(query)
         items = [OrderView.from_row(row) for row in rows[: where.limit]]
         more = len(rows) > where.limit
         return Page(items=items, next_cursor=items[-1].order_id if more and items else None)
@@ -208,7 +208,7 @@ class OrderStore:
         query = Order.select(Order.status, Count()).group_by(Order.status)
         for clause in _clauses(dataclasses.replace(where, statuses=(), before=None)):
             query = query.where(clause)
-        return {OrderStatus(row["status"]): row["count"] for row in await query}
+        return {OrderStatus(row["status"]): row["count"] for row in await self.db.select(query)}
 
     async def recent_fills_by_venue(self, limit: int = 100) -> dict[str, int]:
         """How the last `limit` confirmed orders split between venues."""

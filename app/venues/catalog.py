@@ -32,7 +32,7 @@ class VenueSpec:
 RAYDIUM = VenueSpec(
     name="raydium",
     fee=FlatFee(bps=Decimal(25)),
-    drift=Decimal("0.002"),
+    drift=Decimal("0.001"),
     tvl_usd={
         "SOL/USDC": Decimal(20_000_000),
         "SOL/USDT": Decimal(6_000_000),
@@ -48,7 +48,7 @@ RAYDIUM = VenueSpec(
 METEORA = VenueSpec(
     name="meteora",
     fee=DynamicFee(base_bps=Decimal(10), variable_factor=Decimal("0.01"), max_bps=Decimal(150)),
-    drift=Decimal("0.002"),
+    drift=Decimal("0.001"),
     tvl_usd={
         "SOL/USDC": Decimal(6_000_000),
         "SOL/USDT": Decimal(3_000_000),

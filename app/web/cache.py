@@ -1,4 +1,4 @@
-"""A value recomputed at most once per interval, however many callers want it at once."""
+"""One rendering shared by every caller that can use it, so N dashboards cost one query."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ import time
 from collections.abc import Awaitable, Callable
 
 
-class Throttled:
-    def __init__(self, max_age: float = 1.0) -> None:
-        self.max_age = max_age
+class Shared:
+    def __init__(self) -> None:
         self._value = ""
-        self._at = -float("inf")
+        self._started = -float("inf")
         self._lock = asyncio.Lock()
 
-    async def get(self, compute: Callable[[], Awaitable[str]]) -> str:
+    async def get(self, compute: Callable[[], Awaitable[str]], newer_than: float) -> str:
+        """A value computed after `newer_than` (a `time.monotonic()` reading); reused if one is."""
         async with self._lock:
-            if time.monotonic() - self._at > self.max_age:
+            if self._started < newer_than:
+                started = time.monotonic()
                 self._value = await compute()
-                self._at = time.monotonic()
+                self._started = started
             return self._value

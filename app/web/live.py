@@ -7,7 +7,9 @@ state of what the page shows, so a page that lost its connection is never stale.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from typing import Any
 
 from litestar import WebSocket, websocket
@@ -19,6 +21,9 @@ from app.ids import parse_uuid
 from app.web.pages import RECENT_ROWS, charts_context, order_context
 from app.web.services import Services, WebServices
 from app.web.sockets import GONE, closes, origin_allowed, reject
+
+CHART_DELAY = 0.5
+"""Seconds a burst of finished orders is gathered into one chart update."""
 
 
 @websocket("/ws/dashboard")
@@ -38,27 +43,24 @@ async def dashboard_feed(socket: WebSocket[Any, Any, Any], services: Services) -
     def render(template: str, **context: Any) -> str:
         return str(engine.get_template(template).render(**context))  # type: ignore[union-attr]
 
+    async def charts(newer_than: float) -> str:
+        return await services.charts.get(lambda: _charts_html(services, render), newer_than)
+
     async def snapshot() -> str:
         if order_id is not None:
             order = await services.runtime.store.get(order_id)
             return await _order_html(services, render, order) if order else ""
         page = await services.runtime.store.page(OrderFilter(limit=RECENT_ROWS))
         rows = "".join(render("partials/order_row.html", order=order) for order in page.items)
-        charts = await services.charts.get(lambda: _charts_html(services, render))
-        return f'<tbody hx-swap-oob="innerHTML:#recent-rows">{rows}</tbody>{charts}'
+        recent_charts = await charts(time.monotonic() - CHART_DELAY)
+        return f'<tbody hx-swap-oob="innerHTML:#recent-rows">{rows}</tbody>{recent_charts}'
 
-    async def update(notice: Notice) -> str:
-        if order_id is not None:
-            return await _order_html(services, render, notice.order)
+    def update(notice: Notice) -> str:
         order = notice.order
         if notice.event.seq == 1:
             row = render("partials/order_row.html", order=order)
-            html = f'<tbody hx-swap-oob="afterbegin:#recent-rows">{row}</tbody>'
-        else:
-            html = render("partials/order_row.html", order=order, oob=True)
-        if notice.event.terminal:
-            html += await services.charts.get(lambda: _charts_html(services, render))
-        return html
+            return f'<tbody hx-swap-oob="afterbegin:#recent-rows">{row}</tbody>'
+        return render("partials/order_row.html", order=order, oob=True)
 
     with contextlib.suppress(*GONE):
         async with (
@@ -66,8 +68,29 @@ async def dashboard_feed(socket: WebSocket[Any, Any, Any], services: Services) -
             closes(socket, sub),
         ):
             await socket.send_data(await snapshot(), mode="text")
-            while (item := await sub.get()) is not None:
-                html = await update(item) if isinstance(item, Notice) else await snapshot()
+            # Charts follow finished orders, at most every CHART_DELAY, always trailing the last.
+            charts_stale_since: float | None = None
+            while True:
+                wait = None
+                if charts_stale_since is not None:
+                    wait = max(0.0, charts_stale_since + CHART_DELAY - time.monotonic())
+                try:
+                    item = await asyncio.wait_for(sub.get(), wait)
+                except TimeoutError:
+                    assert charts_stale_since is not None
+                    await socket.send_data(await charts(charts_stale_since), mode="text")
+                    charts_stale_since = None
+                    continue
+                if item is None:
+                    return
+                if not isinstance(item, Notice):
+                    html = await snapshot()
+                elif order_id is not None:
+                    html = await _order_html(services, render, item.order)
+                else:
+                    html = update(item)
+                    if item.event.terminal and charts_stale_since is None:
+                        charts_stale_since = time.monotonic()
                 if html:
                     await socket.send_data(html, mode="text")
 

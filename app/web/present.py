@@ -195,10 +195,11 @@ def confirm_times(
     if not durations:
         return Bars([], 0.0, None)
     top = max(d for _, d in durations) or 1.0
-    step = width / len(durations)
+    step = min(width / len(durations), 24.0)
+    left = width - step * len(durations)  # newest at the right edge, like a ticker
     bars = [
         Bar(
-            x=i * step + 1,
+            x=left + i * step + 1,
             y=height - max(2.0, d / top * height),
             width=max(1.0, step - 2),
             height=max(2.0, d / top * height),

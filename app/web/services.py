@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 
 from app.events.bus import EventHub
 from app.runtime import Runtime
-from app.web.cache import Throttled
+from app.web.cache import Shared
 from app.web.ratelimit import RateLimiter
 
 
@@ -18,8 +18,8 @@ class WebServices:
     runtime: Runtime
     hub: EventHub
     limiter: RateLimiter
-    charts: Throttled = field(default_factory=Throttled)
-    """The dashboard charts: two queries, shared by every dashboard for a second."""
+    charts: Shared = field(default_factory=Shared)
+    """The dashboard charts: two queries, shared by every dashboard socket."""
 
 
 def provide_services(state: State) -> WebServices:

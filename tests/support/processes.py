@@ -42,8 +42,8 @@ def start_worker(settings: Settings) -> Process:
     return Process([sys.executable, "-m", "jobs"], settings)
 
 
-def start_web(settings: Settings) -> tuple[Process, str]:
-    port = free_port()
+def start_web(settings: Settings, port: int | None = None) -> tuple[Process, str]:
+    port = port or free_port()
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "app.web.asgi:build",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
