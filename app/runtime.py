@@ -9,6 +9,8 @@ from redis.asyncio import Redis
 from app.db.database import Database
 from app.db.orders import OrderStore
 from app.events.bus import EventPublisher
+from app.metrics import METRICS
+from app.periodic import Periodic
 from app.services.execution import Executor
 from app.services.placing import OrderDesk
 from app.services.queueing import ExecutionQueue, JobPolicy, make_queue
@@ -33,8 +35,14 @@ class Runtime:
     executor: Executor
     reconciler: Reconciler
     desk: OrderDesk
+    metrics_flusher: Periodic
+
+    @property
+    def metrics_key(self) -> str:
+        return f"{self.settings.queue_name}:metrics"
 
     async def close(self) -> None:
+        await self.metrics_flusher.stop()
         await self.queue.queue.disconnect()
         await self.redis.aclose()
         await self.db.stop()
@@ -79,4 +87,10 @@ async def open_runtime(
         executor=executor,
         reconciler=Reconciler(store, queue),
         desk=OrderDesk(store, queue, publisher),
+        metrics_flusher=Periodic(
+            "metrics flush",
+            lambda: METRICS.flush(redis, f"{settings.queue_name}:metrics"),
+            interval=1.0,
+            final=True,
+        ),
     )

@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from app.logs import about_order
 from app.runtime import Runtime
 
 
 async def execute_order(ctx: dict[str, Any], *, order_id: str) -> str | None:
     runtime: Runtime = ctx["runtime"]
     job = ctx["job"]
-    status = await runtime.executor.execute(
-        order_id, can_retry=job.retryable, heartbeat=_heartbeat(job, runtime)
-    )
+    with about_order(order_id):
+        status = await runtime.executor.execute(
+            order_id, can_retry=job.retryable, heartbeat=_heartbeat(job, runtime)
+        )
     return status.value if status else None
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
+from app.periodic import Periodic
 from app.runtime import open_runtime
 from app.services.queueing import make_queue
 from app.settings import Settings
@@ -19,14 +18,17 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
         runtime = await open_runtime(settings, pool_size=settings.worker_concurrency + 2)
         ctx["runtime"] = runtime
-        ctx["reconciler_task"] = asyncio.create_task(_reconcile_forever(runtime))
+        # At start-up, then every interval: nothing stays stuck if Redis lost the queue.
+        ctx["reconciler"] = Periodic(
+            "reconciler",
+            runtime.reconciler.sweep,
+            interval=settings.reconcile_interval_seconds,
+            delay=0,
+        )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        task = ctx.get("reconciler_task")
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if "reconciler" in ctx:
+            await ctx["reconciler"].stop()
         if "runtime" in ctx:
             await ctx["runtime"].close()
 
@@ -43,16 +45,6 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         # Running jobs get a moment to finish; any still running are re-queued and resumed.
         "shutdown_grace_period_s": 3,
     }
-
-
-async def _reconcile_forever(runtime: Any) -> None:
-    interval = runtime.settings.reconcile_interval_seconds
-    while True:
-        try:
-            await runtime.reconciler.sweep()
-        except Exception:
-            log.exception("reconciler pass failed; trying again in %ss", interval)
-        await asyncio.sleep(interval)
 
 
 def settings() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from app.events.schema import Notice, decode_notice, encode
@@ -82,6 +83,8 @@ class EventHub:
         self._everything: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._stopping = False
+        self._pubsub: PubSub | None = None
 
     @property
     def connected(self) -> bool:
@@ -96,9 +99,14 @@ class EventHub:
         await asyncio.wait_for(self._ready.wait(), timeout=10)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            done, _ = await asyncio.wait({self._task}, timeout=2)
+            if not done and self._pubsub is not None:
+                # The cancel was swallowed mid-read: closing the connection ends the read.
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
                 await self._task
         for sub in [*self._everything, *(s for subs in self._by_order.values() for s in subs)]:
             sub.close()
@@ -132,8 +140,9 @@ class EventHub:
 
     async def _pump(self) -> None:
         first = True
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        # The flag, not just the cancellation, ends the loop: redis-py may swallow a cancel.
+        while not self._stopping:
+            pubsub = self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 if not first:

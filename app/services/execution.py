@@ -14,10 +14,11 @@ from decimal import Decimal
 from app.db.orders import Move, OrderStore
 from app.domain.failures import ExecutionError, FailureKind
 from app.domain.routing import choose_best, min_received
-from app.domain.status import MAX_ATTEMPTS, OrderStatus
+from app.domain.status import MAX_ATTEMPTS, TERMINAL, OrderStatus
 from app.domain.tokens import Market, find_market
 from app.events.bus import EventPublisher
 from app.events.schema import OrderView, QuoteView
+from app.metrics import METRICS
 from app.services.quoting import Quoter
 from app.venues.base import SwapIntent, TxReceipt, TxState, Venue
 
@@ -83,6 +84,8 @@ class _Run:
         self.order_id = order.order_id
         self.status = order.status
         self.attempt = order.attempt
+        self.entered = order.updated_at
+        """When the order entered its current status (for stage timings)."""
         self.can_retry = can_retry
         self.heartbeat = heartbeat
         market = find_market(order.token_in, order.token_out)
@@ -181,6 +184,7 @@ class _Run:
     async def _give_up_or_retry(self, error: ExecutionError) -> None:
         if error.retryable and self.attempt < MAX_ATTEMPTS and self.can_retry:
             await self.x.store.note_retry(self.order_id, self.status, self.attempt, error.message)
+            METRICS.count("oee_retries_total", kind=error.kind.value)
             raise RetryLater(error.message) from error
         if error.retryable:
             await self._fail(f"{error.message} (gave up after {self.attempt} attempts)")
@@ -195,7 +199,21 @@ class _Run:
         notice = await self.x.store.transition(self.order_id, move)
         if notice is None:
             raise _LostRace
-        self.status, self.attempt = status, attempt
+        at = notice.event.at
+        METRICS.observe("oee_stage_seconds", (at - self.entered).total_seconds(), stage=self.status)
+        if status in TERMINAL:
+            METRICS.count("oee_orders_finished_total", status=status.value)
+            METRICS.observe("oee_order_seconds", (at - self.order.created_at).total_seconds())
+            order = notice.order
+            if status is OrderStatus.CONFIRMED:
+                log.info(
+                    "confirmed on %s: %s %s for %s %s (attempt %s)",
+                    order.dex, order.amount, order.token_in, order.amount_out, order.token_out,
+                    attempt,
+                )  # fmt: skip
+            else:
+                log.info("failed: %s", order.error)
+        self.status, self.attempt, self.entered = status, attempt, at
         try:
             await self.x.publisher.publish(notice)
         except Exception:

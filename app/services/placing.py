@@ -11,6 +11,7 @@ from app.domain.orders import OrderRequest
 from app.events.bus import EventPublisher
 from app.events.schema import OrderView
 from app.ids import uuid7
+from app.metrics import METRICS
 from app.services.queueing import ExecutionQueue
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class OrderDesk:
         reconciler queues it later, so the caller still gets its id.
         """
         notice = await self.store.create(uuid7(), request, client)
+        METRICS.count("oee_orders_placed_total")
         try:
             await self.queue.enqueue(notice.order.order_id)
             await self.publisher.publish(notice)

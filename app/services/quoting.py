@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 
 from app.domain.failures import FailureKind
 from app.domain.routing import QuoteFailure, QuoteResult
 from app.domain.tokens import Market
+from app.metrics import METRICS
 from app.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,15 @@ class Quoter:
     async def _one(
         self, venue: Venue, market: Market, amount_in: Decimal, order_id: str | None, attempt: int
     ) -> QuoteResult:
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):
                 return await venue.quote(market, amount_in, order_id=order_id, attempt=attempt)
         except TimeoutError:
             return QuoteFailure(
                 venue.name, FailureKind.RPC_TIMEOUT, f"no quote within {self.timeout:g}s"
+            )
+        finally:
+            METRICS.observe(
+                "oee_venue_quote_seconds", time.perf_counter() - started, dex=venue.name
             )

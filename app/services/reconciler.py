@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from app.db.orders import OrderStore
+from app.logs import about_order
 from app.services.queueing import ExecutionQueue
 
 log = logging.getLogger(__name__)
@@ -27,5 +28,6 @@ class Reconciler:
         orphans = [order_id for order_id in candidates if order_id not in live]
         for order_id in orphans:
             await self.queue.enqueue(order_id)
-            log.warning("re-queued order %s: it was moving with no live job", order_id)
+            with about_order(order_id):
+                log.warning("re-queued: the order was moving with no live job")
         return orphans

@@ -19,14 +19,15 @@ from litestar.template.config import TemplateConfig
 from litestar_htmx import HTMXPlugin
 
 from app.events.bus import EventHub
+from app.periodic import Periodic
 from app.runtime import open_runtime
 from app.settings import Settings
 from app.venues.clock import Clock
 from app.web import present
 from app.web.api.market import MarketController
 from app.web.api.orders import OrdersController
-from app.web.health import healthz
 from app.web.live import dashboard_feed
+from app.web.observability import healthz, metrics, report_watchers
 from app.web.pages import PagesController
 from app.web.ratelimit import RateLimiter
 from app.web.services import WebServices, provide_services
@@ -41,12 +42,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime = await open_runtime(settings, clock=clock)
         hub = EventHub(runtime.redis, runtime.publisher.channel)
+        reporter: Periodic | None = None
         try:
             await hub.start()
             limiter = RateLimiter(runtime.redis, settings.order_rate_limit)
             app.state.services = WebServices(runtime=runtime, hub=hub, limiter=limiter)
+            reporter = Periodic(
+                "socket count report",
+                lambda: report_watchers(runtime, lambda: hub.watchers),
+                interval=2.0,
+                delay=0,
+            )
             yield
         finally:
+            if reporter is not None:
+                await reporter.stop()
             await hub.stop()
             await runtime.close()
 
@@ -54,6 +64,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         route_handlers=[
             OrdersController,
             MarketController,
+            metrics,
             PagesController,
             order_events,
             all_events,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -16,6 +19,7 @@ from tests.support.processes import start_worker
 from tests.support.waiting import eventually
 
 S = OrderStatus
+T = TypeVar("T")
 
 
 async def finished(runtime: Runtime, order_id: str, timeout: float = 60) -> OrderView:
@@ -64,7 +68,9 @@ async def test_a_worker_killed_while_an_order_is_submitted_loses_nothing(
     first = start_worker(runtime.settings)
     second = None
     try:
-        order = await runtime.desk.place(order_request(), "test")
+        # Generous slippage: this test is about the crash, not about the market moving
+        # (other tests' trades in the shared pools) during the long landing.
+        order = await runtime.desk.place(order_request(slippage_bps=3000), "test")
 
         async def submitted() -> OrderView | None:
             current = await runtime.store.get(order.order_id)
@@ -106,3 +112,30 @@ async def test_two_workers_sharing_the_queue_execute_each_order_once(runtime: Ru
         events = await runtime.store.events(order.order_id)
         assert sum(e.status in TERMINAL for e in events) == 1
         assert await fills(runtime, order.order_id) == 1
+
+
+async def test_worker_logs_are_json_lines_that_name_the_order(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    worker = start_worker(runtime.settings.replace(log_format="json"), log=log)
+    try:
+        order = await runtime.desk.place(order_request(), "test")
+        await finished(runtime, order.order_id)
+
+        def logged() -> list[dict[str, str]]:
+            lines = [json.loads(line) for line in log.read_text().splitlines() if line]
+            return [line for line in lines if line.get("orderId") == order.order_id]
+
+        about = await eventually(_async(logged), what="a log line about the order")
+    finally:
+        worker.stop()
+    assert about[0]["message"].startswith("confirmed on ")
+    assert about[0]["level"] == "info"
+
+
+def _async(check: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    async def wrapped() -> T:
+        return check()
+
+    return wrapped

@@ -15,9 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Process:
-    def __init__(self, command: list[str], settings: Settings) -> None:
+    def __init__(self, command: list[str], settings: Settings, log: Path | None = None) -> None:
         env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
-        self.popen = subprocess.Popen(command, env=env, cwd=ROOT)
+        output = open(log, "wb") if log else None  # noqa: SIM115 - lives as long as the process
+        self.popen = subprocess.Popen(command, env=env, cwd=ROOT, stderr=output)
+        if output:
+            output.close()
 
     @property
     def pid(self) -> int:
@@ -38,8 +41,8 @@ class Process:
                 self.popen.wait()
 
 
-def start_worker(settings: Settings) -> Process:
-    return Process([sys.executable, "-m", "jobs"], settings)
+def start_worker(settings: Settings, log: Path | None = None) -> Process:
+    return Process([sys.executable, "-m", "jobs"], settings, log)
 
 
 def start_web(settings: Settings, port: int | None = None) -> tuple[Process, str]:
