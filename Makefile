@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 		|| { echo "make: Python 3.11 or newer is needed (set PYTHON=...)"; exit 1; }
 	@if ! $(BIN)/python -c '' 2>/dev/null; then rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 clean:

@@ -7,6 +7,7 @@ totals at `/metrics`, together with gauges read at scrape time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections import defaultdict
@@ -34,10 +35,12 @@ HELP = {
 
 
 def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
-    return "{" + inner + "}"
+    return _label_text(tuple(sorted(labels.items()))) if labels else ""
+
+
+@functools.lru_cache(maxsize=1024)
+def _label_text(items: tuple[tuple[str, str], ...]) -> str:
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in items) + "}"
 
 
 def _escape(value: str) -> str:

@@ -23,7 +23,13 @@ async def _run(settings: Settings) -> None:
 def main() -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_format)
-    asyncio.run(_run(settings))
+    # uvloop (as uvicorn uses for the web) when installed: the worker is all socket I/O.
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(_run(settings))
+    else:
+        uvloop.run(_run(settings))
 
 
 if __name__ == "__main__":

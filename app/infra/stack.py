@@ -43,8 +43,18 @@ class Stack:
     worker_processes: int = 1
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    web: subprocess.Popen[bytes] | None = None
     _postgres: EmbeddedPostgres | None = None
     _redis: EmbeddedRedis | None = None
+
+    @property
+    def postgres_pid(self) -> int | None:
+        return self._postgres.pid if self._postgres else None
+
+    @property
+    def redis_pid(self) -> int | None:
+        return self._redis.pid if self._redis else None
 
     @property
     def url(self) -> str:
@@ -71,11 +81,18 @@ class Stack:
         ]  # fmt: skip
         if self.web_processes > 1:
             web += ["--workers", str(self.web_processes)]
-        self.children.append(self._spawn(web))
+        self.web = self._spawn(web)
+        self.children.append(self.web)
         for _ in range(self.worker_processes):
-            self.children.append(self._spawn([sys.executable, "-m", "jobs"]))
-        wait_for_port(self.port, process=self.children[0], what="the web server", timeout=60)
+            self.add_worker()
+        wait_for_port(self.port, process=self.web, what="the web server", timeout=60)
         self._wait_healthy()
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        worker = self._spawn([sys.executable, "-m", "jobs"])
+        self.children.append(worker)
+        self.workers.append(worker)
+        return worker
 
     def _spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -111,6 +128,7 @@ class Stack:
                 child.kill()
                 child.wait()
         self.children.clear()
+        self.workers.clear()
         if self._redis is not None:
             self._redis.stop()
             self._redis = None

@@ -56,19 +56,30 @@ class Executor:
         self.settle_wait = settle_wait
 
     async def execute(
-        self, order_id: str, *, can_retry: bool = True, heartbeat: Heartbeat = _no_heartbeat
+        self,
+        order_id: str,
+        *,
+        can_retry: bool = True,
+        heartbeat: Heartbeat = _no_heartbeat,
+        placed: OrderView | None = None,
     ) -> OrderStatus | None:
         """Drive the order as far as it goes in this run; its status afterwards (None: unknown).
 
+        `placed` is the order as the web process stored it, carried in the job so a fresh
+        order needs no read; if the order has moved on since, it is read after all.
         Raises `RetryLater` when a transient failure should be retried by the queue.
         """
-        order = await self.store.get(order_id)
+        fresh = placed is not None and placed.status is OrderStatus.PENDING
+        order = placed if fresh else await self.store.get(order_id)
         if order is None or order.terminal:
             return order.status if order else None
         run = _Run(self, order, can_retry, heartbeat)
         try:
             await run.drive()
         except _LostRace:
+            if fresh and run.status is OrderStatus.PENDING:
+                # The snapshot was stale (a re-delivered job): start from the stored order.
+                return await self.execute(order_id, can_retry=can_retry, heartbeat=heartbeat)
             log.info("order %s moved on in another run", order_id)
         return run.status
 

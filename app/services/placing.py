@@ -32,7 +32,7 @@ class OrderDesk:
         notice = await self.store.create(uuid7(), request, client)
         METRICS.count("oee_orders_placed_total")
         try:
-            await self.queue.enqueue(notice.order.order_id)
+            await self.queue.enqueue(notice.order.order_id, notice.order)
             await self.publisher.publish(notice)
         except (RedisError, OSError):
             log.exception(

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
 from redis.asyncio import Redis
 from saq.job import ACTIVE_STATUSES
 from saq.queue.redis import RedisQueue
 
 from app.domain.status import MAX_ATTEMPTS
+from app.events.schema import OrderView
 
 JOB_NAME = "execute_order"
 
@@ -40,12 +42,17 @@ class ExecutionQueue:
         self.queue = queue
         self.policy = policy
 
-    async def enqueue(self, order_id: str) -> bool:
-        """Queue the order's job; False if one is already queued or running."""
+    async def enqueue(self, order_id: str, placed: OrderView | None = None) -> bool:
+        """Queue the order's job; False if one is already queued or running.
+
+        With `placed`, the job carries the new order, sparing the worker a read.
+        """
+        extra = {"placed": msgspec.to_builtins(placed)} if placed is not None else {}
         job = await self.queue.enqueue(
             JOB_NAME,
             key=order_id,
             order_id=order_id,
+            **extra,
             timeout=self.policy.timeout,
             heartbeat=self.policy.heartbeat,
             retries=self.policy.retries,

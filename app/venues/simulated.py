@@ -8,13 +8,10 @@ transaction lands at most once however many workers ask about it at the same mom
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from decimal import Decimal
 from hashlib import blake2b
-from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from app.domain.amm import BPS
 from app.domain.failures import ExecutionError, FailureKind
@@ -23,12 +20,14 @@ from app.domain.pool import MAX_IMPACT_BPS, PoolState
 from app.domain.routing import Quote, QuoteFailure, QuoteResult
 from app.domain.tokens import PAIRS_BY_SYMBOL, TOKENS, Market, Pair, Side, executed_price
 from app.venues.base import BuiltTx, SwapIntent, TxReceipt, TxState
+from app.venues.book import Book
 from app.venues.catalog import PAIR_DRIFT, VENUES, VenueSpec
 from app.venues.chaos import ADVERSE_MOVE_BPS, Chaos, Fault, FaultScript, Step
 from app.venues.clock import Clock, SystemClock
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _CENT = Decimal("0.01")
+_TENTH = Decimal("0.1")
 
 
 class SimulatedMarket:
@@ -54,6 +53,7 @@ class SimulatedMarket:
         self.epoch = 0.0
         self.chaos = Chaos(0, failure_rate, latency_scale, self.clock)
         self.faults = FaultScript(redis, prefix)
+        self.book = Book(redis, prefix)
         self._drifts: dict[str, Drift] = {}
 
     async def open(self, venues: tuple[VenueSpec, ...] = VENUES) -> None:
@@ -64,7 +64,7 @@ class SimulatedMarket:
         else:
             await self.redis.hsetnx(meta, "seed", str(secrets.randbits(62)))
         await self.redis.hsetnx(meta, "epoch", repr(self.clock.now()))
-        stored = _text(await self.redis.hgetall(meta))
+        stored = {str(k): str(v) for k, v in (await self.redis.hgetall(meta)).items()}
         self.seed, self.epoch = int(stored["seed"]), float(stored["epoch"])
         self.chaos = Chaos(self.seed, self._failure_rate, self._latency_scale, self.clock)
         for spec in venues:
@@ -79,8 +79,12 @@ class SimulatedMarket:
                     await self.redis.hsetnx(key, name, value)
 
     def now(self) -> Decimal:
-        """Market seconds since the simulation opened, to the centisecond."""
-        return Decimal(self.clock.now() - self.epoch).quantize(_CENT)
+        """Market seconds since the simulation opened, to the tenth of a second.
+
+        Prices move in 100 ms steps: finer would cost a price computation per quote
+        for no visible difference, coarser would make fills look frozen.
+        """
+        return Decimal(self.clock.now() - self.epoch).quantize(_TENTH)
 
     def drift(self, stream: str, amplitude: Decimal) -> Drift:
         drift = self._drifts.get(stream)
@@ -89,13 +93,7 @@ class SimulatedMarket:
         return drift
 
     def pool_key(self, venue: str, pair: Pair) -> str:
-        return f"{self.prefix}:{venue}:pool:{pair.base}-{pair.quote}"
-
-    def ledger_key(self, venue: str, order_id: str) -> str:
-        return f"{self.prefix}:{venue}:ledger:{order_id}"
-
-    def tx_key(self, venue: str, tx_hash: str) -> str:
-        return f"{self.prefix}:{venue}:tx:{tx_hash}"
+        return self.book.pool_key(venue, pair.symbol)
 
 
 class SimulatedVenue:
@@ -127,9 +125,15 @@ class SimulatedVenue:
         self, market: Market, amount_in: Decimal, *, order_id: str | None = None, attempt: int = 0
     ) -> QuoteResult:
         await self.market.chaos.delay(Step.QUOTE, order_id, attempt, self.name)
-        if order_id is not None and await self._fails(order_id, attempt, Step.QUOTE):
+        fault, fields = await self.market.book.read_pool(
+            self.name, market.pair.symbol, order_id, self._fault_fields(Step.QUOTE, attempt)
+        )
+        if order_id is not None and (
+            fault == Fault.TIMEOUT
+            or self.market.chaos.fails(order_id, attempt, Step.QUOTE, self.name)
+        ):
             return QuoteFailure(self.name, FailureKind.RPC_TIMEOUT, "quote request timed out")
-        state = await self._pool(market.pair)
+        state = _pool_state(fields) if fields else None
         if state is None:
             return QuoteFailure(
                 self.name, FailureKind.NO_ROUTE, f"no {market.pair.symbol} pool on {self.name}"
@@ -138,7 +142,12 @@ class SimulatedVenue:
 
     async def build(self, intent: SwapIntent) -> BuiltTx:
         await self.market.chaos.delay(Step.BUILD, intent.order_id, intent.attempt, self.name)
-        if await self._fails(intent.order_id, intent.attempt, Step.BUILD):
+        scripted = await self.market.faults.take(
+            intent.order_id, Step.BUILD, intent.attempt, self.name
+        )
+        if scripted is Fault.TIMEOUT or self.market.chaos.fails(
+            intent.order_id, intent.attempt, Step.BUILD, self.name
+        ):
             raise ExecutionError(
                 FailureKind.RPC_TIMEOUT, f"{self.name}: RPC timed out fetching a blockhash"
             )
@@ -148,28 +157,26 @@ class SimulatedVenue:
     async def submit(self, tx: BuiltTx) -> TxReceipt:
         intent = tx.intent
         await self.market.chaos.delay(Step.SUBMIT, intent.order_id, intent.attempt, self.name)
-        fault = await self._fault(intent.order_id, intent.attempt, Step.SUBMIT)
-        random_fault = self.market.chaos.fails(intent.order_id, intent.attempt, Step.SUBMIT)
-        if fault is Fault.TIMEOUT or (
-            random_fault and self.market.chaos.roll("lost", intent.order_id, intent.attempt) < 0.5
-        ):
+        chaos = self.market.chaos
+        random_fault = chaos.fails(intent.order_id, intent.attempt, Step.SUBMIT)
+        if random_fault and chaos.roll("lost", intent.order_id, intent.attempt) < 0.5:
             raise ExecutionError(FailureKind.RPC_TIMEOUT, f"{self.name}: sendTransaction timed out")
-        receipt = await self._record(tx)
-        if fault is Fault.TIMEOUT_AFTER_SEND or random_fault:
+        outcome, fault, entry = await self._record(tx)
+        if outcome == "refused":
+            raise ExecutionError(FailureKind.RPC_TIMEOUT, f"{self.name}: sendTransaction timed out")
+        if fault == Fault.TIMEOUT_AFTER_SEND or random_fault:
             # The venue has the transaction; only its answer was lost.
             raise ExecutionError(
                 FailureKind.RPC_TIMEOUT, f"{self.name}: sendTransaction answer timed out"
             )
-        return receipt
+        return _receipt(entry)
 
     async def status(self, tx_hash: str, *, wait: float = 0) -> TxReceipt | None:
-        found = await self.market.redis.get(self.market.tx_key(self.name, tx_hash))
-        if found is None:
-            return None
-        order_id = str(found)
-        key = self.market.ledger_key(self.name, order_id)
         while True:
-            entry = _text(await self.market.redis.hgetall(key))
+            found = await self.market.book.read_tx(self.name, tx_hash)
+            if found is None:
+                return None
+            order_id, entry, pool = found
             if entry.get("tx") != tx_hash:
                 return _superseded(tx_hash)
             if entry["state"] != TxState.PENDING:
@@ -181,16 +188,18 @@ class SimulatedVenue:
                 await self.market.clock.sleep(remaining)
                 wait -= remaining
                 continue
-            return await self._land(order_id, tx_hash)
+            settled = await self._land(order_id, tx_hash, entry, pool)
+            if settled is not None:
+                return settled
+            # Another fill moved the pool while we computed ours: read it again.
 
     async def find(self, order_id: str) -> TxReceipt | None:
-        entry = _text(await self.market.redis.hgetall(self.market.ledger_key(self.name, order_id)))
+        entry = await self.market.book.entry(self.name, order_id)
         return _receipt(entry) if entry else None
 
     async def fills(self, order_id: str) -> int:
         """How many times this venue executed a swap for our order (never more than one)."""
-        raw = await self.market.redis.hget(self.market.ledger_key(self.name, order_id), "fills")
-        return int(raw or 0)
+        return int((await self.market.book.entry(self.name, order_id)).get("fills", 0))
 
     # -- internals ----------------------------------------------------------------------
 
@@ -216,84 +225,59 @@ class SimulatedVenue:
             price_impact_bps=swap.price_impact_bps.quantize(_CENT),
         )
 
-    async def _pool(self, pair: Pair) -> PoolState | None:
-        fields = _text(await self.market.redis.hgetall(self.market.pool_key(self.name, pair)))
-        return _pool_state(fields) if fields else None
+    def _fault_fields(self, step: Step, attempt: int) -> tuple[str, str]:
+        return f"{self.name}:{step}:{attempt}", f"*:{step}:{attempt}"
 
-    async def _fault(self, order_id: str, attempt: int, step: Step) -> Fault | None:
-        return await self.market.faults.take(order_id, step, attempt, self.name)
-
-    async def _fails(self, order_id: str, attempt: int, step: Step) -> bool:
-        scripted = await self._fault(order_id, attempt, step)
-        return scripted is Fault.TIMEOUT or self.market.chaos.fails(
-            order_id, attempt, step, self.name
-        )
-
-    async def _record(self, tx: BuiltTx) -> TxReceipt:
+    async def _record(self, tx: BuiltTx) -> tuple[str, str | None, dict[str, str]]:
         """Put the transaction in the ledger, unless one for this order is live or landed."""
         intent = tx.intent
-        key = self.market.ledger_key(self.name, intent.order_id)
+        chaos = self.market.chaos
         tx_hash = _base58(self._digest("tx", intent.order_id, intent.attempt, 64))
-        land = self.market.chaos.latency(Step.LAND, intent.order_id, intent.attempt, self.name)
-        fault = await self._fault(intent.order_id, intent.attempt, Step.LAND)
-        dropped = fault is Fault.DROP or self.market.chaos.fails(
-            intent.order_id, intent.attempt, Step.LAND, self.name
+        land = chaos.latency(Step.LAND, intent.order_id, intent.attempt, self.name)
+        dropped = chaos.fails(intent.order_id, intent.attempt, Step.LAND, self.name)
+        return await self.market.book.record(
+            self.name,
+            intent.order_id,
+            tx_hash,
+            self._fault_fields(Step.SUBMIT, intent.attempt),
+            self._fault_fields(Step.LAND, intent.attempt),
+            {
+                "tx": tx_hash,
+                "attempt": str(intent.attempt),
+                "land_at": repr(self.market.clock.now() + land),
+                "drop": str(int(dropped)),
+                "pair": intent.market.pair.symbol,
+                "pool": self.market.pool_key(self.name, intent.market.pair),
+                "side": intent.market.side.value,
+                "amount_in": str(intent.amount_in),
+                "min_out": str(intent.min_out),
+            },
         )
-        async with self.market.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    existing = _text(await pipe.hgetall(key))
-                    if existing and existing["state"] != TxState.DROPPED:
-                        return _receipt(existing)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hset(
-                        key,
-                        mapping={
-                            "tx": tx_hash,
-                            "attempt": intent.attempt,
-                            "state": TxState.PENDING.value,
-                            "land_at": repr(self.market.clock.now() + land),
-                            "drop": int(dropped),
-                            "adverse": int(fault is Fault.ADVERSE),
-                            "pair": intent.market.pair.symbol,
-                            "side": intent.market.side.value,
-                            "amount_in": str(intent.amount_in),
-                            "min_out": str(intent.min_out),
-                            "fills": existing.get("fills", "0"),
-                        },
-                    )
-                    pipe.set(self.market.tx_key(self.name, tx_hash), intent.order_id)
-                    await pipe.execute()
-                    return TxReceipt(tx_hash, TxState.PENDING, intent.attempt)
-                except WatchError:
-                    continue
 
-    async def _land(self, order_id: str, tx_hash: str) -> TxReceipt:
-        """Settle a due transaction exactly once: drop it, reject it, or fill it."""
-        key = self.market.ledger_key(self.name, order_id)
-        async with self.market.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    entry = _text(await pipe.hgetall(key))
-                    if entry.get("tx") != tx_hash:
-                        return _superseded(tx_hash)
-                    if entry["state"] != TxState.PENDING:
-                        return _receipt(entry)
-                    pair = PAIRS_BY_SYMBOL[entry["pair"]]
-                    pool_key = self.market.pool_key(self.name, pair)
-                    await pipe.watch(pool_key)
-                    pool = _pool_state(_text(await pipe.hgetall(pool_key)))
-                    outcome, new_pool = self._settle(entry, pair, pool)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hset(key, mapping=cast(Fields, outcome))
-                    if new_pool is not None:
-                        pipe.hset(pool_key, mapping=cast(Fields, _pool_fields(new_pool)))
-                    await pipe.execute()
-                    return _receipt({**entry, **outcome})
-                except WatchError:
-                    continue
+    async def _land(
+        self, order_id: str, tx_hash: str, entry: dict[str, str], pool_fields: dict[str, str]
+    ) -> TxReceipt | None:
+        """Settle a due transaction exactly once: drop it, reject it, or fill it.
+
+        None when the pool changed under us (another fill landed first): try again.
+        """
+        pair = PAIRS_BY_SYMBOL[entry["pair"]]
+        pool = _pool_state(pool_fields)
+        outcome, new_pool = self._settle(entry, pair, pool)
+        done, settled = await self.market.book.settle(
+            self.name,
+            order_id,
+            tx_hash,
+            entry["pool"],
+            str(pool.version) if new_pool is not None else None,
+            outcome,
+            _pool_fields(new_pool) if new_pool is not None else None,
+        )
+        if done < 0:
+            return None
+        if settled.get("tx") != tx_hash:
+            return _superseded(tx_hash)
+        return _receipt(settled)
 
     def _settle(
         self, entry: dict[str, str], pair: Pair, pool: PoolState
@@ -335,7 +319,6 @@ class SimulatedVenue:
             "state": TxState.CONFIRMED.value,
             "amount_out": str(result.amount_out),
             "price": str(executed_price(market, amount_in, result.amount_out)),
-            "fills": str(int(entry.get("fills", "0")) + 1),
         }, filled
 
     def _digest(self, kind: str, order_id: str, attempt: int, size: int) -> bytes:
@@ -357,14 +340,6 @@ def _receipt(entry: dict[str, str]) -> TxReceipt:
         failure=FailureKind(entry["failure"]) if entry.get("failure") else None,
         reason=entry.get("reason"),
     )
-
-
-Fields = Mapping[Any, Any]
-
-
-def _text(raw: Mapping[Any, Any]) -> dict[str, str]:
-    """Our Redis client decodes replies (decode_responses=True); say so to the type checker."""
-    return cast(dict[str, str], raw)
 
 
 def _superseded(tx_hash: str) -> TxReceipt:

@@ -213,3 +213,23 @@ async def test_a_lost_worker_after_sending_is_resumed_by_asking_the_venue(
     assert statuses(events)[-2:] == [(S.SUBMITTED, 1), (S.CONFIRMED, 1)]
     assert events[-1].tx_hash == sent.tx_hash
     assert await fills(runtime, order_id) == 1
+
+
+async def test_a_job_carrying_the_placed_order_runs_it_without_reading_it_first(
+    runtime: Runtime,
+) -> None:
+    notice = await runtime.store.create(uuid7(), order_request(), "test")
+    order_id = notice.order.order_id
+    assert await runtime.executor.execute(order_id, placed=notice.order) is S.CONFIRMED
+    assert statuses(await history(runtime, order_id))[-1] == (S.CONFIRMED, 1)
+
+
+async def test_a_stale_placed_snapshot_falls_back_to_the_stored_order(runtime: Runtime) -> None:
+    notice = await runtime.store.create(uuid7(), order_request(), "test")
+    order_id = notice.order.order_id
+    await runtime.store.transition(order_id, Move(S.PENDING, 1, S.ROUTING, 1))  # a lost run
+    assert await runtime.executor.execute(order_id, placed=notice.order) is S.CONFIRMED
+    events = await history(runtime, order_id)
+    assert statuses(events)[2] == (S.ROUTING, 2)
+    assert sum(e.status is S.CONFIRMED for e in events) == 1
+    assert await fills(runtime, order_id) == 1

@@ -1,0 +1,205 @@
+"""The simulated venues' books in Redis: pools and the transaction ledger.
+
+Each operation is one Lua script call (one round trip, atomic): reading a pool with the
+step's scripted fault, recording a transaction only if none is live for the order, and
+settling a transaction only if it is still pending and its pool has not moved since
+the fill was computed. The AMM math stays in Python (Decimal); Redis only keeps state.
+Key names are built inside the scripts, so this expects a single Redis, not a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+
+_TAKE = """
+local function take(faults, a, b)
+  for _, field in ipairs({a, b}) do
+    if field ~= '' then
+      local fault = redis.call('HGET', faults, field)
+      if fault then
+        redis.call('HDEL', faults, field)
+        return fault
+      end
+    end
+  end
+  return false
+end
+"""
+
+_READ_POOL = (
+    _TAKE
+    + """
+-- KEYS: pool, faults; ARGV: two fault fields ('' when not an order's quote)
+return {take(KEYS[2], ARGV[1], ARGV[2]), redis.call('HGETALL', KEYS[1])}
+"""
+)
+
+_RECORD = (
+    _TAKE
+    + """
+-- KEYS: ledger, tx index, faults
+-- ARGV: submit fault fields (2), land fault fields (2), order id, then the entry's fields
+local submit_fault = take(KEYS[3], ARGV[1], ARGV[2])
+if submit_fault == 'timeout' then
+  return {'refused', submit_fault, {}}
+end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and state ~= 'dropped' then
+  return {'existing', submit_fault or false, redis.call('HGETALL', KEYS[1])}
+end
+local land_fault = take(KEYS[3], ARGV[3], ARGV[4])
+-- A dropped transaction is being replaced: forget how it ended.
+redis.call('HDEL', KEYS[1], 'failure', 'reason', 'amount_out', 'price')
+for i = 6, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[1], 'state', 'pending',
+           'drop', (land_fault == 'drop') and '1' or redis.call('HGET', KEYS[1], 'drop'),
+           'adverse', (land_fault == 'adverse') and '1' or '0')
+redis.call('SET', KEYS[2], ARGV[5])
+return {'recorded', submit_fault or false, redis.call('HGETALL', KEYS[1])}
+"""
+)
+
+_READ_TX = """
+-- KEYS: tx index; ARGV: ledger key prefix
+local order_id = redis.call('GET', KEYS[1])
+if not order_id then return false end
+local ledger = ARGV[1] .. order_id
+local entry = redis.call('HGETALL', ledger)
+local pool = {}
+if redis.call('HGET', ledger, 'state') == 'pending' then
+  pool = redis.call('HGETALL', redis.call('HGET', ledger, 'pool'))
+end
+return {order_id, entry, pool}
+"""
+
+_SETTLE = """
+-- KEYS: ledger, pool; ARGV: tx, pool version seen ('' = pool untouched), n outcome pairs,
+-- outcome field/value pairs, then pool field/value pairs
+if redis.call('HGET', KEYS[1], 'tx') ~= ARGV[1]
+   or redis.call('HGET', KEYS[1], 'state') ~= 'pending' then
+  return {0, redis.call('HGETALL', KEYS[1])}
+end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], 'version') ~= ARGV[2] then
+  return {-1, {}}
+end
+local pairs_end = 3 + 2 * tonumber(ARGV[3])
+for i = 4, pairs_end, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+for i = pairs_end + 1, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+if redis.call('HGET', KEYS[1], 'state') == 'confirmed' then
+  redis.call('HINCRBY', KEYS[1], 'fills', 1)
+end
+return {1, redis.call('HGETALL', KEYS[1])}
+"""
+
+
+def as_dict(flat: Sequence[Any]) -> dict[str, str]:
+    """A Lua HGETALL reply (a flat list) as a dict."""
+    return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def _flatten(fields: Mapping[str, str]) -> list[str]:
+    return [item for pair in fields.items() for item in pair]
+
+
+class Book:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._read_pool = redis.register_script(_READ_POOL)
+        self._record = redis.register_script(_RECORD)
+        self._read_tx = redis.register_script(_READ_TX)
+        self._settle = redis.register_script(_SETTLE)
+
+    def pool_key(self, venue: str, pair_symbol: str) -> str:
+        return f"{self.prefix}:{venue}:pool:{pair_symbol.replace('/', '-')}"
+
+    def ledger_prefix(self, venue: str) -> str:
+        return f"{self.prefix}:{venue}:ledger:"
+
+    def ledger_key(self, venue: str, order_id: str) -> str:
+        return self.ledger_prefix(venue) + order_id
+
+    def tx_key(self, venue: str, tx_hash: str) -> str:
+        return f"{self.prefix}:{venue}:tx:{tx_hash}"
+
+    def faults_key(self, order_id: str) -> str:
+        return f"{self.prefix}:faults:{order_id}"
+
+    async def read_pool(
+        self, venue: str, pair_symbol: str, order_id: str | None, fault_fields: Sequence[str]
+    ) -> tuple[str | None, dict[str, str]]:
+        """(the scripted fault taken for this step, if any; the pool's fields)."""
+        fields = list(fault_fields) if order_id else ["", ""]
+        faults = self.faults_key(order_id or "-")
+        fault, pool = await self._read_pool(
+            keys=[self.pool_key(venue, pair_symbol), faults], args=fields
+        )
+        return (str(fault) if fault else None), as_dict(pool)
+
+    async def record(
+        self,
+        venue: str,
+        order_id: str,
+        tx_hash: str,
+        submit_faults: Sequence[str],
+        land_faults: Sequence[str],
+        entry: Mapping[str, str],
+    ) -> tuple[str, str | None, dict[str, str]]:
+        """('refused' | 'existing' | 'recorded', the submit fault taken, the ledger entry)."""
+        outcome, fault, fields = await self._record(
+            keys=[
+                self.ledger_key(venue, order_id),
+                self.tx_key(venue, tx_hash),
+                self.faults_key(order_id),
+            ],
+            args=[*submit_faults, *land_faults, order_id, *_flatten(entry)],
+        )
+        return str(outcome), (str(fault) if fault else None), as_dict(fields)
+
+    async def read_tx(
+        self, venue: str, tx_hash: str
+    ) -> tuple[str, dict[str, str], dict[str, str]] | None:
+        """(order id, ledger entry, the pool's fields while the tx is pending), or None."""
+        found = await self._read_tx(
+            keys=[self.tx_key(venue, tx_hash)], args=[self.ledger_prefix(venue)]
+        )
+        if not found:
+            return None
+        order_id, entry, pool = found
+        return str(order_id), as_dict(entry), as_dict(pool)
+
+    async def settle(
+        self,
+        venue: str,
+        order_id: str,
+        tx_hash: str,
+        pool_key: str,
+        pool_version: str | None,
+        outcome: Mapping[str, str],
+        pool: Mapping[str, str] | None,
+    ) -> tuple[int, dict[str, str]]:
+        """(1 settled | 0 already settled | -1 the pool moved: recompute, the ledger entry)."""
+        done, fields = await self._settle(
+            keys=[self.ledger_key(venue, order_id), pool_key],
+            args=[
+                tx_hash,
+                pool_version or "",
+                str(len(outcome)),
+                *_flatten(outcome),
+                *_flatten(pool or {}),
+            ],
+        )
+        return int(done), as_dict(fields)
+
+    async def entry(self, venue: str, order_id: str) -> dict[str, str]:
+        raw = await self.redis.hgetall(self.ledger_key(venue, order_id))
+        return {str(k): str(v) for k, v in raw.items()}

@@ -1,0 +1,1 @@
+"""`make bench`: throughput, latency and cost of the engine, measured through its public API."""
