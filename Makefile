@@ -14,8 +14,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check app jobs tests
-	$(BIN)/ruff format --check app jobs tests
+	$(BIN)/ruff check app jobs tests bench
+	$(BIN)/ruff format --check app jobs tests bench
 	$(BIN)/mypy
 
 # The README's pictures, taken by the browser tests from our own running app.

@@ -95,7 +95,7 @@ def main() -> int:
         level=logging.INFO, format="%(asctime)s bench: %(message)s", datefmt="%H:%M:%S"
     )
     args = parse()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets
     env = dict(os.environ)
     external_db = env.get("DATABASE_URL")

@@ -53,7 +53,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Python {m['python']}; servers: {results['servers']}.",
         "",
         "| scenario | web × workers (concurrency) | orders | confirmed / failed | orders/s "
-        "| POST p50 / p99 ms (in flight) | push p50 / p99 ms | DB tx / order | Redis cmds / order |",
+        "| POST p50 / p99 ms (in flight) | push p50 / p99 ms | DB tx / order "
+        "| Redis cmds / order |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for run in results["runs"]:
@@ -101,7 +102,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     runs = [r for r in results["runs"] if r["scenario"] != "sockets"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     labels = [
-        f"{r['scenario']}\n{r['web_processes']}w×{r['worker_processes']}k c{r['worker_concurrency']}"
+        f"{r['scenario']}\n{r['web_processes']}×{r['worker_processes']}, c{r['worker_concurrency']}"
         for r in runs
     ]
     values = [r["orders_per_second"] or 0 for r in runs]
@@ -109,7 +110,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
     left.bar_label(bars, fmt="%.0f")
     left.set_ylabel("orders / s, POST accepted → terminal event received")
     left.set_title("End-to-end throughput per topology")
-    left.tick_params(axis="x", labelsize=8)
+    left.tick_params(axis="x", labelsize=7)
+    left.set_xlabel("scenario, web × worker processes, worker concurrency", fontsize=8)
     for run in runs:
         if run["latency_scale"] != 0:
             continue
@@ -124,7 +126,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
     right.set_ylabel("fraction of requests / events")
     right.set_title("Latency at zero simulated delay: POST and push")
     right.grid(alpha=0.3)
-    right.legend(fontsize=8)
+    if right.lines:
+        right.legend(fontsize=8)
     fig.suptitle(
         f"{results['machine']['cores']} cores · {results['started'][:16]} · servers: "
         f"{results['servers']}",
@@ -133,3 +136,12 @@ def chart(results: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+if __name__ == "__main__":
+    import sys
+
+    # Re-draw the chart and table from a saved run: python -m bench.report <run.json>
+    saved = json.loads(Path(sys.argv[1]).read_text())
+    (RESULTS / "latest.md").write_text(markdown(saved))
+    chart(saved, RESULTS / "latest.png")

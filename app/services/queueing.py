@@ -32,9 +32,21 @@ class JobPolicy:
         return cls(timeout=int(60 * max(1.0, latency_scale)), heartbeat=heartbeat)
 
 
+class OrderQueue(RedisQueue):
+    """SAQ's Redis queue, with a short wait when sweeping a lost worker's jobs.
+
+    SAQ asks a stuck job to abort and waits up to 5 s for it, one job after another,
+    before retrying it: a killed worker never answers, so its orders would wait 5 s
+    each. Our jobs are safe to run twice, so one second of courtesy is enough.
+    """
+
+    async def sweep(self, lock: int = 60, abort: float = 1.0) -> list[str]:
+        return await super().sweep(lock=lock, abort=min(abort, 1.0))
+
+
 def make_queue(redis_url: str, name: str) -> RedisQueue:
     # SAQ wants bytes replies; protocol 2 per STACK-NOTES (redis-py 8 defaults to RESP3).
-    return RedisQueue(Redis.from_url(redis_url, protocol=2), name=name)
+    return OrderQueue(Redis.from_url(redis_url, protocol=2), name=name)
 
 
 class ExecutionQueue:

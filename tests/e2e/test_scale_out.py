@@ -31,7 +31,9 @@ async def read_all(url: str) -> list[dict[str, Any]]:
     return events
 
 
-async def test_two_webs_two_workers_one_killed_nothing_lost(runtime: Runtime) -> None:
+async def test_two_webs_two_workers_one_killed_nothing_lost(
+    runtime: Runtime, empty_db: None
+) -> None:
     settings: Settings = runtime.settings.replace(
         mock_latency_scale=0.2, worker_concurrency=5, order_rate_limit=0
     )

@@ -1,4 +1,8 @@
-"""Real worker processes: queue retries, a worker killed mid-order, double delivery."""
+"""Real worker processes: queue retries, a worker killed mid-order, double delivery.
+
+Every test here starts from an empty database: a worker's reconciler would otherwise
+queue the orders other tests left pending, and work through them first.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,9 @@ async def fills(runtime: Runtime, order_id: str) -> int:
     return sum([await venue.fills(order_id) for venue in runtime.venues.values()])
 
 
-async def test_the_queue_retries_a_transient_failure_with_backoff(runtime: Runtime) -> None:
+async def test_the_queue_retries_a_transient_failure_with_backoff(
+    runtime: Runtime, empty_db: None
+) -> None:
     order = await runtime.desk.place(order_request(), "test")  # no worker yet: it waits queued
     await runtime.market.faults.plan(order.order_id, Step.BUILD, Fault.TIMEOUT)
     worker = start_worker(runtime.settings)
@@ -62,7 +68,7 @@ async def slow_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 async def test_a_worker_killed_while_an_order_is_submitted_loses_nothing(
-    slow_runtime: Runtime,
+    slow_runtime: Runtime, empty_db: None
 ) -> None:
     runtime = slow_runtime
     first = start_worker(runtime.settings)
@@ -97,7 +103,9 @@ async def test_a_worker_killed_while_an_order_is_submitted_loses_nothing(
     assert await fills(runtime, order.order_id) == 1
 
 
-async def test_two_workers_sharing_the_queue_execute_each_order_once(runtime: Runtime) -> None:
+async def test_two_workers_sharing_the_queue_execute_each_order_once(
+    runtime: Runtime, empty_db: None
+) -> None:
     workers = [start_worker(runtime.settings) for _ in range(2)]
     try:
         orders = [await runtime.desk.place(order_request(amount="0.5"), "test") for _ in range(20)]
@@ -115,7 +123,7 @@ async def test_two_workers_sharing_the_queue_execute_each_order_once(runtime: Ru
 
 
 async def test_worker_logs_are_json_lines_that_name_the_order(
-    runtime: Runtime, tmp_path: Path
+    runtime: Runtime, tmp_path: Path, empty_db: None
 ) -> None:
     log = tmp_path / "worker.log"
     worker = start_worker(runtime.settings.replace(log_format="json"), log=log)
