@@ -28,6 +28,7 @@ HELP = {
     "oee_stage_seconds": ("histogram", "Time an order spent in each lifecycle stage."),
     "oee_order_seconds": ("histogram", "Time from placing an order to its terminal status."),
     "oee_venue_quote_seconds": ("histogram", "Latency of venue quotes, by venue."),
+    "oee_db_statements_total": ("counter", "SQL statements sent (one round trip each)."),
     "oee_orders_active": ("gauge", "Orders not yet terminal, by status."),
     "oee_queue_depth": ("gauge", "Execution jobs waiting in the queue."),
     "oee_websocket_connections": ("gauge", "Open WebSocket subscriptions, all web processes."),

@@ -29,7 +29,7 @@ class Settings:
     mock_failure_rate: float = 0.05
     mock_seed: int | None = None
     job_heartbeat_seconds: int = 10
-    reconcile_interval_seconds: float = 30.0
+    reconcile_interval_seconds: float = 10.0
     allowed_origins: tuple[str, ...] = ()
     log_format: str = "text"
     queue_name: str = "orders"
@@ -61,7 +61,7 @@ class Settings:
             mock_seed=_read(env, "MOCK_SEED", int, 0, lambda v: True) if seed else None,
             job_heartbeat_seconds=_read(env, "JOB_HEARTBEAT_SECONDS", int, 10, lambda v: v >= 1),
             reconcile_interval_seconds=_read(
-                env, "RECONCILE_INTERVAL_SECONDS", float, 30.0, lambda v: v > 0
+                env, "RECONCILE_INTERVAL_SECONDS", float, 10.0, lambda v: v > 0
             ),
             allowed_origins=tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip()),
             log_format=_read(env, "LOG_FORMAT", str, "text", lambda v: v in ("text", "json")),

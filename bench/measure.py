@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import redis
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -79,18 +78,6 @@ class ProcessMeter:
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         }
         return report
-
-
-async def database_transactions(url: str) -> int:
-    """Committed transactions so far (every statement of ours is its own transaction)."""
-    conn = await asyncpg.connect(url)
-    try:
-        value = await conn.fetchval(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-        )
-        return int(value)
-    finally:
-        await conn.close()
 
 
 def redis_commands(url: str) -> int:

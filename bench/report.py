@@ -53,8 +53,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Python {m['python']}; servers: {results['servers']}.",
         "",
         "| scenario | web × workers (concurrency) | orders | confirmed / failed | orders/s "
-        "| POST p50 / p99 ms (in flight) | push p50 / p99 ms | DB tx / order "
-        "| Redis cmds / order |",
+        "| POST p50 / p99 ms (in flight) | push p50 / p99 ms | SQL statements / order "
+        "| Redis commands / order |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for run in results["runs"]:
@@ -67,7 +67,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| **{run['orders_per_second']}** ({run['seconds']} s) "
             f"| {run['post_ms']['p50']} / {run['post_ms']['p99']} ({run['in_flight']}) "
             f"| {run['push_ms']['p50']} / {run['push_ms']['p99']} "
-            f"| {run['db_transactions_per_order']} | {run['redis_commands_per_order']} |"
+            f"| {run['db_statements_per_order']} | {run['redis_commands_per_order']} |"
         )
     sockets = [r for r in results["runs"] if r["scenario"] == "sockets"]
     for run in sockets:

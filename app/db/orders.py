@@ -180,8 +180,7 @@ class OrderStore:
         self, order_id: str, status: OrderStatus, attempt: int, reason: str
     ) -> None:
         """Remember why this attempt failed; the next attempt's event carries it."""
-        async with self.db.pool.acquire() as conn:
-            await conn.execute(_NOTE_RETRY, uuid.UUID(order_id), status.value, attempt, reason)
+        await self.db.execute(_NOTE_RETRY, uuid.UUID(order_id), status.value, attempt, reason)
 
     async def get(self, order_id: uuid.UUID | str) -> OrderView | None:
         rows = await self.db.select(Order.select().where(Order.id == order_id).limit(1))
@@ -212,7 +211,7 @@ class OrderStore:
 
     async def recent_fills_by_venue(self, limit: int = 100) -> dict[str, int]:
         """How the last `limit` confirmed orders split between venues."""
-        rows = await self.db.pool.fetch(
+        rows = await self.db.fetch(
             "SELECT dex, count(*) AS fills FROM (SELECT dex FROM orders"
             " WHERE status = 'confirmed' ORDER BY id DESC LIMIT $1) recent GROUP BY dex",
             limit,
@@ -221,7 +220,7 @@ class OrderStore:
 
     async def recent_confirm_times(self, limit: int = 40) -> list[tuple[str, datetime, datetime]]:
         """(order id, placed, confirmed) of the last `limit` confirmed orders, newest first."""
-        rows = await self.db.pool.fetch(
+        rows = await self.db.fetch(
             "SELECT id, created_at, updated_at FROM orders WHERE status = 'confirmed'"
             " ORDER BY id DESC LIMIT $1",
             limit,
@@ -230,7 +229,7 @@ class OrderStore:
 
     async def stale_active(self, idle_seconds: float, limit: int = 500) -> list[str]:
         """Orders still moving whose row has not changed for `idle_seconds`."""
-        rows = await self.db.pool.fetch(
+        rows = await self.db.fetch(
             "SELECT id FROM orders WHERE status NOT IN ('confirmed', 'failed')"
             " AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2",
             idle_seconds,

@@ -122,7 +122,7 @@ def _amount(
     if amount > MAX_AMOUNT:
         problems.append(Problem("amount", f"amount must be at most {MAX_AMOUNT:f}"))
         return None
-    places = max(0, -int(amount.normalize().as_tuple().exponent))
+    places = _decimal_places(amount)
     if market is not None and places > market.token_in.decimals:
         token = market.token_in
         problems.append(
@@ -134,6 +134,15 @@ def _amount(
         )
         return None
     return amount
+
+
+def _decimal_places(amount: Decimal) -> int:
+    """Digits after the point, trailing zeros aside; exact (normalize() would round to 28)."""
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite: checked before
+    while exponent < 0 and digits and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return max(0, -exponent)
 
 
 def _slippage(raw: int | str | None, problems: list[Problem]) -> int | None:

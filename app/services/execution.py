@@ -95,6 +95,7 @@ class _Run:
         self.order_id = order.order_id
         self.status = order.status
         self.attempt = order.attempt
+        self.dex = order.dex
         self.entered = order.updated_at
         """When the order entered its current status (for stage timings)."""
         self.can_retry = can_retry
@@ -119,12 +120,7 @@ class _Run:
         elif order.status is OrderStatus.ROUTING:
             await self._attempt(order.attempt + 1, cause=cause)
         elif order.status is OrderStatus.BUILDING:
-            venue = self._venue(order.dex)
-            receipt = await venue.find(self.order_id) if venue else None
-            if venue and receipt and receipt.attempt == order.attempt and receipt.live:
-                # The previous run sent it, then stopped before recording it.
-                await self._submitted(venue, receipt)
-            else:
+            if not await self._adopt_sent():
                 await self._attempt(order.attempt + 1, cause=cause)
         elif order.status is OrderStatus.SUBMITTED:
             venue = self._venue(order.dex)
@@ -192,11 +188,34 @@ class _Run:
                 or f"{venue.name}: transaction not landed before its blockhash expired",
             )
 
+    async def _adopt_sent(self) -> bool:
+        """Settle a transaction of this attempt that the chosen venue already holds, if any.
+
+        Asked before starting over from `building`, and before failing there: a run can
+        stop (crash, lost answer) after the venue took its transaction.
+        """
+        venue = self._venue(self.dex)
+        receipt = await venue.find(self.order_id) if venue else None
+        if venue is None or receipt is None:
+            return False
+        if receipt.attempt != self.attempt or not receipt.live:
+            return False
+        await self._submitted(venue, receipt)
+        return True
+
     async def _give_up_or_retry(self, error: ExecutionError) -> None:
         if error.retryable and self.attempt < MAX_ATTEMPTS and self.can_retry:
             await self.x.store.note_retry(self.order_id, self.status, self.attempt, error.message)
             METRICS.count("oee_retries_total", kind=error.kind.value)
             raise RetryLater(error.message) from error
+        if self.status is OrderStatus.BUILDING and error.retryable:
+            # Out of retries, but the venue may hold our transaction (a lost answer):
+            # an order must not end `failed` while its trade can still fill.
+            try:
+                if await self._adopt_sent():
+                    return
+            except ExecutionError as final:
+                error = final
         if error.retryable:
             await self._fail(f"{error.message} (gave up after {self.attempt} attempts)")
         else:
@@ -225,6 +244,7 @@ class _Run:
             else:
                 log.info("failed: %s", order.error)
         self.status, self.attempt, self.entered = status, attempt, at
+        self.dex = notice.order.dex
         try:
             await self.x.publisher.publish(notice)
         except Exception:

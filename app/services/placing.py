@@ -32,8 +32,9 @@ class OrderDesk:
         notice = await self.store.create(uuid7(), request, client)
         METRICS.count("oee_orders_placed_total")
         try:
-            await self.queue.enqueue(notice.order.order_id, notice.order)
+            # Announce first: the worker's events must not reach a watcher before seq 1 does.
             await self.publisher.publish(notice)
+            await self.queue.enqueue(notice.order.order_id, notice.order)
         except (RedisError, OSError):
             log.exception(
                 "order %s stored but not queued yet; the reconciler will queue it",

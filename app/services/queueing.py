@@ -22,7 +22,10 @@ class JobPolicy:
     """Seconds one run may take before the queue cancels and retries it."""
     heartbeat: int
     """Seconds without a sign of life after which a run counts as lost (a killed worker)."""
-    retries: int = MAX_ATTEMPTS
+    retries: int = MAX_ATTEMPTS * 2
+    """Queue runs allowed. Larger than the order's attempts: a run lost to a crash or a
+    sweep must not use up one of the order's three attempts; those are counted on the
+    order itself (each new attempt is a guarded transition)."""
     retry_delay: float = 1.0
     """First backoff; SAQ doubles it per retry, with full jitter (≈1 s, then ≈2 s)."""
 

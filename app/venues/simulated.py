@@ -183,10 +183,12 @@ class SimulatedVenue:
                 return _receipt(entry)
             remaining = float(entry["land_at"]) - self.market.clock.now()
             if remaining > 0:
-                if remaining > wait:
+                if wait <= 0:
                     return _receipt(entry)
-                await self.market.clock.sleep(remaining)
-                wait -= remaining
+                # Wait as long as allowed; a caller that gets `pending` back has waited.
+                pause = min(wait, remaining)
+                await self.market.clock.sleep(pause)
+                wait -= pause
                 continue
             settled = await self._land(order_id, tx_hash, entry, pool)
             if settled is not None:

@@ -87,11 +87,10 @@ def _moment(
                 moment = datetime.combine(date.fromordinal(day.toordinal() + 1), time.min)
         else:
             moment = datetime.fromisoformat(raw)
-    except ValueError:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         bad(key, f"{key} {raw!r} is not an ISO date (2026-11-21) or datetime")
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return moment
 
 

@@ -47,7 +47,7 @@ async def metrics(services: Services) -> str:
     """Prometheus metrics for the whole deployment (every web and worker process)."""
     runtime = services.runtime
     stored = {str(k): str(v) for k, v in (await runtime.redis.hgetall(runtime.metrics_key)).items()}
-    active = await runtime.db.pool.fetch(
+    active = await runtime.db.fetch(
         "SELECT status, count(*) AS n FROM orders"
         " WHERE status NOT IN ('confirmed', 'failed') GROUP BY status"
     )

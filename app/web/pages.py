@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Stream, Template
@@ -84,6 +85,23 @@ async def order_context(services: WebServices, order: OrderView) -> dict[str, An
         "routes": route_choices(order, events),
         "vs_quote": execution_vs_quote(order),
         "total": total_time(order),
+    }
+
+
+def history_filters(
+    status: FromQuery[str | None] = None,
+    pair: FromQuery[str | None] = None,
+    dex: FromQuery[str | None] = None,
+    created_from: Annotated[str | None, QueryParameter(name="from")] = None,
+    created_to: Annotated[str | None, QueryParameter(name="to")] = None,
+) -> dict[str, str]:
+    """The history page's filters as the form names them; the page and its CSV share them."""
+    return {
+        "status": status or "",
+        "pair": pair or "",
+        "dex": dex or "",
+        "from": created_from or "",
+        "to": created_to or "",
     }
 
 
@@ -181,26 +199,15 @@ class PagesController(Controller):
             context = {"board": None, "problems": ["slippageBps must be a whole number"]}
         return Template("partials/quote_preview.html", context=context)
 
-    @get("/orders")
+    @get("/orders", dependencies={"chosen": Provide(history_filters, sync_to_thread=False)})
     async def history(
         self,
         request: HTMXRequest,
         services: Services,
-        status: FromQuery[str | None] = None,
-        pair: FromQuery[str | None] = None,
-        dex: FromQuery[str | None] = None,
-        created_from: Annotated[str | None, QueryParameter(name="from")] = None,
-        created_to: Annotated[str | None, QueryParameter(name="to")] = None,
+        chosen: NamedDependency[dict[str, str]],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
         """Every order, newest first, filtered; a plain GET form that htmx enhances."""
-        chosen = {
-            "status": status or "",
-            "pair": pair or "",
-            "dex": dex or "",
-            "from": created_from or "",
-            "to": created_to or "",
-        }
         problems: list[str] = []
         try:
             where = self._filter(chosen, cursor, HISTORY_PAGE)
@@ -241,24 +248,13 @@ class PagesController(Controller):
             )
         return Template("pages/history.html", context=context)
 
-    @get("/orders.csv", media_type="text/csv")
-    async def export(
-        self,
-        services: Services,
-        status: FromQuery[str | None] = None,
-        pair: FromQuery[str | None] = None,
-        dex: FromQuery[str | None] = None,
-        created_from: Annotated[str | None, QueryParameter(name="from")] = None,
-        created_to: Annotated[str | None, QueryParameter(name="to")] = None,
-    ) -> Stream:
+    @get(
+        "/orders.csv",
+        media_type="text/csv",
+        dependencies={"chosen": Provide(history_filters, sync_to_thread=False)},
+    )
+    async def export(self, services: Services, chosen: NamedDependency[dict[str, str]]) -> Stream:
         """Every order matching the history filters (all pages), newest first."""
-        chosen = {
-            "status": status,
-            "pair": pair,
-            "dex": dex,
-            "from": created_from,
-            "to": created_to,
-        }
         where = self._filter(chosen, None, 1000)
         store = services.runtime.store
 

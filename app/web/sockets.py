@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,6 +26,9 @@ from app.ids import parse_uuid
 from app.web.services import Services
 
 GONE = (WebSocketDisconnect, OSError, RuntimeError)
+SEQ = re.compile(r"[0-9]{1,9}")
+RECHECK_SECONDS = 5.0
+"""A watcher with no news re-reads the database this often (a lost publish must not hang it)."""
 WS_1013_TRY_AGAIN_LATER = 1013
 
 
@@ -75,7 +79,7 @@ async def order_events(
         return
     since_raw = socket.query_params.get("since", "0")
     await socket.accept()
-    if not since_raw.isdigit():
+    if not SEQ.fullmatch(since_raw):
         await socket.close(WS_1008_POLICY_VIOLATION, "since must be a whole number (a seq)")
         return
     parsed = parse_uuid(order_id)
@@ -112,7 +116,11 @@ async def _stream(
                 await socket.close(WS_1000_NORMAL_CLOSURE, f"order {order.status}")
                 return
             catch_up = False
-        item = await sub.get()
+        try:
+            item = await asyncio.wait_for(sub.get(), RECHECK_SECONDS)
+        except TimeoutError:
+            catch_up = True
+            continue
         if item is None:
             return
         if not isinstance(item, Notice) or item.event.seq > last + 1:

@@ -75,3 +75,9 @@ def test_trailing_zeros_do_not_count_as_decimal_places() -> None:
         **{**GOOD, "token_in": "USDC", "token_out": "SOL", "amount": "2.5000000"}
     )
     assert request.amount == Decimal("2.5")
+
+
+def test_decimal_places_are_counted_exactly_beyond_28_digits() -> None:
+    with pytest.raises(InvalidOrder, match="31 decimal places"):
+        validate_order(**{**GOOD, "amount": "0.1000000000000000000000000000001"})
+    assert validate_order(**{**GOOD, "amount": "1e-9"}).amount == Decimal("1e-9")

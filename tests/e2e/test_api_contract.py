@@ -128,6 +128,8 @@ def test_the_list_is_newest_first_filtered_and_paged(client: Client) -> None:
         ({"limit": 201}, "limit"),
         ({"cursor": "abc"}, "cursor"),
         ({"from": "yesterday"}, "from"),
+        ({"from": "0001-01-01T00:00:00+05:00"}, "from"),
+        ({"to": "9999-12-31T23:59:59-01:00"}, "to"),
     ],
 )
 def test_bad_list_filters_get_400(client: Client, params: dict[str, Any], field: str) -> None:

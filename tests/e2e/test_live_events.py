@@ -109,9 +109,12 @@ def test_an_unknown_order_is_closed_with_a_policy_code(live: Live, path: str, re
         assert reason in ws.close_reason
 
 
-def test_a_bad_since_is_closed_with_a_policy_code(live: Live, api: httpx.Client) -> None:
+@pytest.mark.parametrize("since", ["two", "²", "-1", "99999999999"])
+def test_a_bad_since_is_closed_with_a_policy_code(
+    live: Live, api: httpx.Client, since: str
+) -> None:
     order_id = place(api)
-    with connect(f"{live.ws}/api/orders/{order_id}/ws?since=two") as ws:
+    with connect(f"{live.ws}/api/orders/{order_id}/ws?since={since}") as ws:
         assert read_until_closed(ws) == []
         assert ws.close_code == 1008
 

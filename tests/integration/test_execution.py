@@ -233,3 +233,14 @@ async def test_a_stale_placed_snapshot_falls_back_to_the_stored_order(runtime: R
     assert statuses(events)[2] == (S.ROUTING, 2)
     assert sum(e.status is S.CONFIRMED for e in events) == 1
     assert await fills(runtime, order_id) == 1
+
+
+async def test_out_of_retries_a_sent_transaction_is_settled_not_abandoned(
+    runtime: Runtime,
+) -> None:
+    """The venue took the transaction but its answer was lost, on the last allowed run."""
+    order_id = await place(runtime)
+    await runtime.market.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT_AFTER_SEND)
+    assert await runtime.executor.execute(order_id, can_retry=False) is S.CONFIRMED
+    assert statuses(await history(runtime, order_id))[-2:] == [(S.SUBMITTED, 1), (S.CONFIRMED, 1)]
+    assert await fills(runtime, order_id) == 1

@@ -202,3 +202,14 @@ async def test_pairs_without_a_pool_and_oversized_orders_are_refused(redis: Redi
     with pytest.raises(ExecutionError) as caught:
         choose_best(huge)
     assert caught.value.kind is FailureKind.INSUFFICIENT_LIQUIDITY
+
+
+async def test_status_waits_as_long_as_allowed_before_answering_pending(redis: Redis) -> None:
+    clock = FakeClock()
+    venue = build_venues(await open_market(redis, clock=clock))["raydium"]
+    tx_hash = await fill(venue, "order-7")  # lands 0.4-2.5 s from now
+    started = clock.now()
+    early = await venue.status(tx_hash, wait=0.1)
+    assert early is not None
+    assert early.state is TxState.PENDING
+    assert clock.now() - started == pytest.approx(0.1)
