@@ -18,7 +18,8 @@ from app.services.quoting import Quoter
 from app.services.reconciler import Reconciler
 from app.settings import Settings
 from app.venues.clock import Clock
-from app.venues.simulated import SimulatedMarket, SimulatedVenue, build_venues
+from app.venues.market import SimulatedMarket
+from app.venues.simulated import SimulatedVenue, build_venues
 
 
 @dataclass(slots=True)

@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.orders import OrderRequest, validate_order
+from app.settings import Settings
+from tests.support.infra import Infra
 
 
 def order_request(**overrides: Any) -> OrderRequest:
@@ -31,3 +33,19 @@ def order_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def settings_for(infra: Infra, **overrides: Any) -> Settings:
+    """Fast, deterministic settings on this run's servers: no delays, no random faults."""
+    fields: dict[str, Any] = {
+        "database_url": infra.database_url,
+        "redis_url": infra.redis_url,
+        "mock_latency_scale": 0.0,
+        "mock_failure_rate": 0.0,
+        "mock_seed": 20261121,
+        "job_heartbeat_seconds": 2,
+        "reconcile_interval_seconds": 1.0,
+        "order_rate_limit": 0,
+    }
+    fields.update(overrides)
+    return Settings(**fields)

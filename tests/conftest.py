@@ -10,6 +10,7 @@ import pytest
 
 from app.runtime import Runtime, open_runtime
 from app.settings import Settings
+from tests.builders import settings_for
 from tests.support.infra import Infra, private_infra
 
 _queues = itertools.count(1)
@@ -24,17 +25,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 @pytest.fixture
 def settings(infra: Infra) -> Settings:
     """Fast, deterministic settings; each test gets its own queue (and so its own workers)."""
-    return Settings(
-        database_url=infra.database_url,
-        redis_url=infra.redis_url,
-        mock_latency_scale=0.0,
-        mock_failure_rate=0.0,
-        mock_seed=20261121,
-        job_heartbeat_seconds=2,
-        reconcile_interval_seconds=1.0,
-        order_rate_limit=0,
-        queue_name=f"test-{next(_queues)}",
-    )
+    return settings_for(infra, queue_name=f"test-{next(_queues)}")
 
 
 @pytest.fixture

@@ -7,93 +7,21 @@ transaction lands at most once however many workers ask about it at the same mom
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal
 from hashlib import blake2b
 
-from redis.asyncio import Redis
-
 from app.domain.amm import BPS
 from app.domain.failures import ExecutionError, FailureKind
-from app.domain.market import Drift
 from app.domain.pool import MAX_IMPACT_BPS, PoolState
 from app.domain.routing import Quote, QuoteFailure, QuoteResult
-from app.domain.tokens import PAIRS_BY_SYMBOL, TOKENS, Market, Pair, Side, executed_price
+from app.domain.tokens import PAIRS_BY_SYMBOL, Market, Pair, Side, executed_price
 from app.venues.base import BuiltTx, SwapIntent, TxReceipt, TxState
-from app.venues.book import Book
 from app.venues.catalog import PAIR_DRIFT, VENUES, VenueSpec
-from app.venues.chaos import ADVERSE_MOVE_BPS, Chaos, Fault, FaultScript, Step
-from app.venues.clock import Clock, SystemClock
+from app.venues.chaos import ADVERSE_MOVE_BPS, Fault, Step
+from app.venues.market import SimulatedMarket, pool_fields, pool_state
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _CENT = Decimal("0.01")
-_TENTH = Decimal("0.1")
-
-
-class SimulatedMarket:
-    """What the simulated venues of a process share: seed, market clock, drift, chaos."""
-
-    def __init__(
-        self,
-        redis: Redis,
-        *,
-        seed: int | None,
-        failure_rate: float,
-        latency_scale: float,
-        clock: Clock | None = None,
-        prefix: str = "sim",
-    ) -> None:
-        self.redis = redis
-        self.prefix = prefix
-        self.clock = clock or SystemClock()
-        self._wanted_seed = seed
-        self._failure_rate = failure_rate
-        self._latency_scale = latency_scale
-        self.seed = 0
-        self.epoch = 0.0
-        self.chaos = Chaos(0, failure_rate, latency_scale, self.clock)
-        self.faults = FaultScript(redis, prefix)
-        self.book = Book(redis, prefix)
-        self._drifts: dict[str, Drift] = {}
-
-    async def open(self, venues: tuple[VenueSpec, ...] = VENUES) -> None:
-        """Agree with every other process on seed and opening time; seed missing pools."""
-        meta = f"{self.prefix}:meta"
-        if self._wanted_seed is not None:
-            await self.redis.hset(meta, "seed", str(self._wanted_seed))
-        else:
-            await self.redis.hsetnx(meta, "seed", str(secrets.randbits(62)))
-        await self.redis.hsetnx(meta, "epoch", repr(self.clock.now()))
-        stored = {str(k): str(v) for k, v in (await self.redis.hgetall(meta)).items()}
-        self.seed, self.epoch = int(stored["seed"]), float(stored["epoch"])
-        self.chaos = Chaos(self.seed, self._failure_rate, self._latency_scale, self.clock)
-        for spec in venues:
-            for symbol, tvl in spec.tvl_usd.items():
-                pair = PAIRS_BY_SYMBOL[symbol]
-                half = tvl / 2
-                state = PoolState.seeded(
-                    half / TOKENS[pair.base].usd_price, half / TOKENS[pair.quote].usd_price
-                )
-                key = self.pool_key(spec.name, pair)
-                for name, value in _pool_fields(state).items():
-                    await self.redis.hsetnx(key, name, value)
-
-    def now(self) -> Decimal:
-        """Market seconds since the simulation opened, to the tenth of a second.
-
-        Prices move in 100 ms steps: finer would cost a price computation per quote
-        for no visible difference, coarser would make fills look frozen.
-        """
-        return Decimal(self.clock.now() - self.epoch).quantize(_TENTH)
-
-    def drift(self, stream: str, amplitude: Decimal) -> Drift:
-        drift = self._drifts.get(stream)
-        if drift is None:
-            drift = self._drifts[stream] = Drift(self.seed, stream, amplitude)
-        return drift
-
-    def pool_key(self, venue: str, pair: Pair) -> str:
-        return self.book.pool_key(venue, pair.symbol)
 
 
 class SimulatedVenue:
@@ -133,7 +61,7 @@ class SimulatedVenue:
             or self.market.chaos.fails(order_id, attempt, Step.QUOTE, self.name)
         ):
             return QuoteFailure(self.name, FailureKind.RPC_TIMEOUT, "quote request timed out")
-        state = _pool_state(fields) if fields else None
+        state = pool_state(fields) if fields else None
         if state is None:
             return QuoteFailure(
                 self.name, FailureKind.NO_ROUTE, f"no {market.pair.symbol} pool on {self.name}"
@@ -257,14 +185,14 @@ class SimulatedVenue:
         )
 
     async def _land(
-        self, order_id: str, tx_hash: str, entry: dict[str, str], pool_fields: dict[str, str]
+        self, order_id: str, tx_hash: str, entry: dict[str, str], stored_pool: dict[str, str]
     ) -> TxReceipt | None:
         """Settle a due transaction exactly once: drop it, reject it, or fill it.
 
         None when the pool changed under us (another fill landed first): try again.
         """
         pair = PAIRS_BY_SYMBOL[entry["pair"]]
-        pool = _pool_state(pool_fields)
+        pool = pool_state(stored_pool)
         outcome, new_pool = self._settle(entry, pair, pool)
         done, settled = await self.market.book.settle(
             self.name,
@@ -273,7 +201,7 @@ class SimulatedVenue:
             entry["pool"],
             str(pool.version) if new_pool is not None else None,
             outcome,
-            _pool_fields(new_pool) if new_pool is not None else None,
+            pool_fields(new_pool) if new_pool is not None else None,
         )
         if done < 0:
             return None
@@ -347,24 +275,6 @@ def _receipt(entry: dict[str, str]) -> TxReceipt:
 def _superseded(tx_hash: str) -> TxReceipt:
     """Only a dropped transaction is ever replaced in the ledger by a newer one."""
     return TxReceipt(tx_hash, TxState.DROPPED, 0, failure=FailureKind.BLOCKHASH_EXPIRED)
-
-
-def _pool_state(fields: dict[str, str]) -> PoolState:
-    return PoolState(
-        liquidity=Decimal(fields["liquidity"]),
-        skew=Decimal(fields["skew"]),
-        updated_at=Decimal(fields["updated_at"]),
-        version=int(fields["version"]),
-    )
-
-
-def _pool_fields(state: PoolState) -> dict[str, str]:
-    return {
-        "liquidity": str(state.liquidity),
-        "skew": str(state.skew),
-        "updated_at": str(state.updated_at),
-        "version": str(state.version),
-    }
 
 
 def _base58(data: bytes) -> str:

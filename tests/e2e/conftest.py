@@ -11,6 +11,7 @@ from litestar.testing import TestClient
 
 from app.settings import Settings
 from app.web.app import create_app
+from tests.builders import settings_for
 from tests.support.infra import Infra
 from tests.support.processes import start_web, start_worker
 
@@ -39,15 +40,12 @@ class Live:
 
 @pytest.fixture(scope="session")
 def live(infra: Infra) -> Iterator[Live]:
-    settings = Settings(
-        database_url=infra.database_url,
-        redis_url=infra.redis_url,
+    settings = settings_for(
+        infra,
         # Enough simulated latency that a watcher sees steps arrive one by one.
         mock_latency_scale=0.1,
-        mock_failure_rate=0.0,
         mock_seed=7,
-        job_heartbeat_seconds=2,
-        order_rate_limit=0,
+        reconcile_interval_seconds=30.0,
         queue_name="e2e-live",
     )
     worker = start_worker(settings)

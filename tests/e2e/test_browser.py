@@ -16,7 +16,7 @@ import pytest
 from app.infra.embedded import free_port
 from app.runtime import open_runtime
 from app.settings import Settings
-from tests.builders import order_body, order_request
+from tests.builders import order_body, order_request, settings_for
 from tests.e2e.conftest import Live
 from tests.support.infra import Infra
 from tests.support.processes import Process, start_web, start_worker
@@ -50,14 +50,11 @@ class Site:
     """A web process and a worker with steps slow enough to watch, and a restartable web."""
 
     def __init__(self, infra: Infra) -> None:
-        self.settings = Settings(
-            database_url=infra.database_url,
-            redis_url=infra.redis_url,
+        self.settings = settings_for(
+            infra,
             mock_latency_scale=0.5,
-            mock_failure_rate=0.0,
             mock_seed=11,
-            job_heartbeat_seconds=2,
-            order_rate_limit=0,
+            reconcile_interval_seconds=30.0,
             queue_name="browser",
             secret_key="browser-tests",
         )

@@ -16,7 +16,8 @@ from app.domain.tokens import Market, find_market
 from app.settings import Settings
 from app.venues.base import SwapIntent, TxState
 from app.venues.chaos import Fault, Step
-from app.venues.simulated import SimulatedMarket, SimulatedVenue, build_venues
+from app.venues.market import SimulatedMarket
+from app.venues.simulated import SimulatedVenue, build_venues
 from tests.support.clock import FakeClock
 
 SOL_USDC = find_market("SOL", "USDC")

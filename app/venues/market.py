@@ -1,0 +1,106 @@
+"""What all simulated venues of a process share: seed, market clock, drift, chaos, the book.
+
+Every process that opens the market agrees on one seed and one opening time (kept in
+Redis), so every worker sees the same prices at the same moment.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from redis.asyncio import Redis
+
+from app.domain.market import Drift
+from app.domain.pool import PoolState
+from app.domain.tokens import PAIRS_BY_SYMBOL, TOKENS, Pair
+from app.venues.book import Book
+from app.venues.catalog import VENUES, VenueSpec
+from app.venues.chaos import Chaos, FaultScript
+from app.venues.clock import Clock, SystemClock
+
+_TENTH = Decimal("0.1")
+
+
+class SimulatedMarket:
+    """What the simulated venues of a process share: seed, market clock, drift, chaos."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        seed: int | None,
+        failure_rate: float,
+        latency_scale: float,
+        clock: Clock | None = None,
+        prefix: str = "sim",
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.clock = clock or SystemClock()
+        self._wanted_seed = seed
+        self._failure_rate = failure_rate
+        self._latency_scale = latency_scale
+        self.seed = 0
+        self.epoch = 0.0
+        self.chaos = Chaos(0, failure_rate, latency_scale, self.clock)
+        self.faults = FaultScript(redis, prefix)
+        self.book = Book(redis, prefix)
+        self._drifts: dict[str, Drift] = {}
+
+    async def open(self, venues: tuple[VenueSpec, ...] = VENUES) -> None:
+        """Agree with every other process on seed and opening time; seed missing pools."""
+        meta = f"{self.prefix}:meta"
+        if self._wanted_seed is not None:
+            await self.redis.hset(meta, "seed", str(self._wanted_seed))
+        else:
+            await self.redis.hsetnx(meta, "seed", str(secrets.randbits(62)))
+        await self.redis.hsetnx(meta, "epoch", repr(self.clock.now()))
+        stored = {str(k): str(v) for k, v in (await self.redis.hgetall(meta)).items()}
+        self.seed, self.epoch = int(stored["seed"]), float(stored["epoch"])
+        self.chaos = Chaos(self.seed, self._failure_rate, self._latency_scale, self.clock)
+        for spec in venues:
+            for symbol, tvl in spec.tvl_usd.items():
+                pair = PAIRS_BY_SYMBOL[symbol]
+                half = tvl / 2
+                state = PoolState.seeded(
+                    half / TOKENS[pair.base].usd_price, half / TOKENS[pair.quote].usd_price
+                )
+                key = self.pool_key(spec.name, pair)
+                for name, value in pool_fields(state).items():
+                    await self.redis.hsetnx(key, name, value)
+
+    def now(self) -> Decimal:
+        """Market seconds since the simulation opened, to the tenth of a second.
+
+        Prices move in 100 ms steps: finer would cost a price computation per quote
+        for no visible difference, coarser would make fills look frozen.
+        """
+        return Decimal(self.clock.now() - self.epoch).quantize(_TENTH)
+
+    def drift(self, stream: str, amplitude: Decimal) -> Drift:
+        drift = self._drifts.get(stream)
+        if drift is None:
+            drift = self._drifts[stream] = Drift(self.seed, stream, amplitude)
+        return drift
+
+    def pool_key(self, venue: str, pair: Pair) -> str:
+        return self.book.pool_key(venue, pair.symbol)
+
+
+def pool_fields(state: PoolState) -> dict[str, str]:
+    return {
+        "liquidity": str(state.liquidity),
+        "skew": str(state.skew),
+        "updated_at": str(state.updated_at),
+        "version": str(state.version),
+    }
+
+
+def pool_state(fields: dict[str, str]) -> PoolState:
+    return PoolState(
+        liquidity=Decimal(fields["liquidity"]),
+        skew=Decimal(fields["skew"]),
+        updated_at=Decimal(fields["updated_at"]),
+        version=int(fields["version"]),
+    )
