@@ -8,6 +8,7 @@ server left behind by a killed run is found by its pid file and stopped first.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -18,6 +19,8 @@ import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedPostgres:
@@ -94,6 +97,7 @@ class EmbeddedRedis:
                 "--logfile", str(self.datadir / "redis.log"),
             ],
             start_new_session=True,  # a terminal's Ctrl-C is for us to relay, in order
+            preexec_fn=die_with_parent,  # and if we are killed outright, it goes too
         )  # fmt: skip
         self.pidfile.write_text(str(self._process.pid))
         wait_for_port(self.port, process=self._process, what="redis-server")
@@ -125,6 +129,12 @@ class EmbeddedRedis:
         deadline = time.monotonic() + 10
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+def die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if its parent dies, even by SIGKILL."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:

@@ -8,8 +8,6 @@ are handed back to the queue, then Redis, then PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -20,18 +18,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.infra.embedded import EmbeddedPostgres, EmbeddedRedis, wait_for_port
+from app.infra.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, wait_for_port
 from app.infra.migrate import migrate, with_database
 
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if the supervisor dies, even by SIGKILL."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -96,7 +86,7 @@ class Stack:
 
     def _spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            command, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+            command, env=self.env, start_new_session=True, preexec_fn=die_with_parent
         )
 
     def _wait_healthy(self, timeout: float = 30) -> None:
