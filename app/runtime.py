@@ -40,13 +40,18 @@ class Runtime:
 
     @property
     def metrics_key(self) -> str:
-        return f"{self.settings.queue_name}:metrics"
+        return metrics_key(self.settings)
 
     async def close(self) -> None:
         await self.metrics_flusher.stop()
         await self.queue.queue.disconnect()
         await self.redis.aclose()
         await self.db.stop()
+
+
+def metrics_key(settings: Settings) -> str:
+    """The Redis hash every process of this deployment adds its counters to."""
+    return f"{settings.queue_name}:metrics"
 
 
 async def open_runtime(
@@ -90,7 +95,7 @@ async def open_runtime(
         desk=OrderDesk(store, queue, publisher),
         metrics_flusher=Periodic(
             "metrics flush",
-            lambda: METRICS.flush(redis, f"{settings.queue_name}:metrics"),
+            lambda: METRICS.flush(redis, metrics_key(settings)),
             interval=1.0,
             final=True,
         ),

@@ -29,6 +29,14 @@ local function take(faults, a, b)
 end
 """
 
+_TAKE_FAULT = (
+    _TAKE
+    + """
+-- KEYS: faults; ARGV: the step's two fault fields
+return take(KEYS[1], ARGV[1], ARGV[2])
+"""
+)
+
 _READ_POOL = (
     _TAKE
     + """
@@ -114,6 +122,7 @@ class Book:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
+        self._take_fault = redis.register_script(_TAKE_FAULT)
         self._read_pool = redis.register_script(_READ_POOL)
         self._record = redis.register_script(_RECORD)
         self._read_tx = redis.register_script(_READ_TX)
@@ -133,6 +142,16 @@ class Book:
 
     def faults_key(self, order_id: str) -> str:
         return f"{self.prefix}:faults:{order_id}"
+
+    async def plan_fault(self, order_id: str, field: str, fault: str, ttl: int) -> None:
+        key = self.faults_key(order_id)
+        await self.redis.hset(key, field, fault)
+        await self.redis.expire(key, ttl)
+
+    async def take_fault(self, order_id: str, fault_fields: Sequence[str]) -> str | None:
+        """The step's scripted fault, removed as it is taken (each fires once)."""
+        found = await self._take_fault(keys=[self.faults_key(order_id)], args=list(fault_fields))
+        return str(found) if found else None
 
     async def read_pool(
         self, venue: str, pair_symbol: str, order_id: str | None, fault_fields: Sequence[str]

@@ -10,8 +10,7 @@ from __future__ import annotations
 import enum
 from hashlib import blake2b
 
-from redis.asyncio import Redis
-
+from app.venues.book import Book
 from app.venues.clock import Clock
 
 
@@ -71,40 +70,29 @@ class Chaos:
         await self.clock.sleep(self.latency(step, *parts))
 
 
-_TAKE_FAULT = """
-for _, field in ipairs(ARGV) do
-  local fault = redis.call('HGET', KEYS[1], field)
-  if fault then
-    redis.call('HDEL', KEYS[1], field)
-    return fault
-  end
-end
-return false
-"""
-
-
 class FaultScript:
-    """One-shot faults for named steps of named orders, kept in Redis for every process."""
+    """One-shot faults for named steps of named orders, kept in the venues' book (Redis).
+
+    The book's scripts take the fault of a step in the same call as the step's own work.
+    """
 
     TTL_SECONDS = 3600
 
-    def __init__(self, redis: Redis, prefix: str = "sim") -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._take = redis.register_script(_TAKE_FAULT)
+    def __init__(self, book: Book) -> None:
+        self._book = book
 
-    def key(self, order_id: str) -> str:
-        return f"{self._prefix}:faults:{order_id}"
+    @staticmethod
+    def fields(venue: str, step: Step, attempt: int) -> tuple[str, str]:
+        """Where a fault for this step is looked for: this venue's, then any venue's."""
+        return f"{venue}:{step}:{attempt}", f"*:{step}:{attempt}"
 
     async def plan(
         self, order_id: str, step: Step, fault: Fault, *, attempt: int = 1, venue: str = "*"
     ) -> None:
         """Make `step` of `attempt` fail with `fault`, once (`venue="*"`: whichever venue)."""
-        key = self.key(order_id)
-        await self._redis.hset(key, f"{venue}:{step}:{attempt}", fault.value)
-        await self._redis.expire(key, self.TTL_SECONDS)
+        field = f"{venue}:{step}:{attempt}"
+        await self._book.plan_fault(order_id, field, fault.value, self.TTL_SECONDS)
 
     async def take(self, order_id: str, step: Step, attempt: int, venue: str) -> Fault | None:
-        fields = [f"{venue}:{step}:{attempt}", f"*:{step}:{attempt}"]
-        found = await self._take(keys=[self.key(order_id)], args=fields)
+        found = await self._book.take_fault(order_id, self.fields(venue, step, attempt))
         return Fault(found) if found else None

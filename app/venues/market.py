@@ -44,8 +44,8 @@ class SimulatedMarket:
         self.seed = 0
         self.epoch = 0.0
         self.chaos = Chaos(0, failure_rate, latency_scale, self.clock)
-        self.faults = FaultScript(redis, prefix)
         self.book = Book(redis, prefix)
+        self.faults = FaultScript(self.book)
         self._drifts: dict[str, Drift] = {}
 
     async def open(self, venues: tuple[VenueSpec, ...] = VENUES) -> None:

@@ -17,7 +17,7 @@ from app.domain.routing import Quote, QuoteFailure, QuoteResult
 from app.domain.tokens import PAIRS_BY_SYMBOL, Market, Pair, Side, executed_price
 from app.venues.base import BuiltTx, SwapIntent, TxReceipt, TxState
 from app.venues.catalog import PAIR_DRIFT, VENUES, VenueSpec
-from app.venues.chaos import ADVERSE_MOVE_BPS, Fault, Step
+from app.venues.chaos import ADVERSE_MOVE_BPS, Fault, FaultScript, Step
 from app.venues.market import SimulatedMarket, pool_fields, pool_state
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -156,7 +156,7 @@ class SimulatedVenue:
         )
 
     def _fault_fields(self, step: Step, attempt: int) -> tuple[str, str]:
-        return f"{self.name}:{step}:{attempt}", f"*:{step}:{attempt}"
+        return FaultScript.fields(self.name, step, attempt)
 
     async def _record(self, tx: BuiltTx) -> tuple[str, str | None, dict[str, str]]:
         """Put the transaction in the ledger, unless one for this order is live or landed."""

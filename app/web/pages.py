@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import AsyncIterator, Mapping
@@ -48,6 +49,7 @@ CSV_LIMIT = 100_000
 FORM_FIELDS = ("type", "tokenIn", "tokenOut", "amount", "slippageBps")
 
 
+@functools.cache
 def markets_json() -> str:
     """For the form: which tokens each token trades against."""
     markets: dict[str, list[str]] = {symbol: [] for symbol in TOKENS}

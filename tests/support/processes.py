@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.infra.embedded import free_port, wait_for_port
+from app.infra.embedded import free_port, stop_process, wait_for_port
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,13 +32,7 @@ class Process:
         self.popen.wait(10)
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        stop_process(self.popen, grace=15)
 
 
 def start_worker(settings: Settings, log: Path | None = None) -> Process:
