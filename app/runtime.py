@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from app.clients import connections_for, redis_client
 from app.db.database import Database
 from app.db.orders import OrderStore
 from app.events.bus import EventPublisher
@@ -54,13 +55,27 @@ def metrics_key(settings: Settings) -> str:
     return f"{settings.queue_name}:metrics"
 
 
+WEB_CONCURRENCY = 64
+"""Requests a web process serves at once that may each need Redis or PostgreSQL."""
+
+
 async def open_runtime(
-    settings: Settings, *, clock: Clock | None = None, pool_size: int = 10
+    settings: Settings, *, clock: Clock | None = None, concurrency: int = WEB_CONCURRENCY
 ) -> Runtime:
-    """Connect to PostgreSQL and Redis and wire the services; `close()` undoes it."""
-    db = Database(settings.database_url, max_size=pool_size)
+    """Connect to PostgreSQL and Redis and wire the services; `close()` undoes it.
+
+    Pools are sized from `concurrency`, the orders or requests this process serves at
+    once; beyond that, callers wait for a connection (bounded by a timeout).
+    """
+    db = Database(
+        settings.database_url,
+        max_size=min(concurrency + 2, settings.db_pool_size),
+        timeout=settings.db_timeout_seconds,
+    )
     await db.start()
-    redis = Redis.from_url(settings.redis_url, protocol=2, decode_responses=True)
+    redis = redis_client(
+        settings.redis_url, connections=connections_for(concurrency), decode_responses=True
+    )
     market = SimulatedMarket(
         redis,
         seed=settings.mock_seed,
@@ -72,7 +87,7 @@ async def open_runtime(
     venues = build_venues(market)
     store = OrderStore(db)
     policy = JobPolicy.for_latency(settings.mock_latency_scale, settings.job_heartbeat_seconds)
-    saq_queue = make_queue(settings.redis_url, settings.queue_name)
+    saq_queue = make_queue(settings.redis_url, settings.queue_name, concurrency)
     await saq_queue.connect()
     queue = ExecutionQueue(saq_queue, policy)
     publisher = EventPublisher(redis, f"{settings.queue_name}:events")

@@ -24,6 +24,10 @@ class Settings:
     redis_url: str
     port: int = 8000
     worker_concurrency: int = 10
+    db_pool_size: int = 20
+    """PostgreSQL connections per process at most; more jobs than this wait their turn."""
+    db_timeout_seconds: float = 5.0
+    """A statement, or the wait for a pooled connection, fails after this long."""
     order_rate_limit: int = 100
     mock_latency_scale: float = 1.0
     mock_failure_rate: float = 0.05
@@ -55,6 +59,8 @@ class Settings:
             redis_url=redis_url,
             port=_read(env, "PORT", int, 8000, lambda v: 0 < v < 65536),
             worker_concurrency=_read(env, "WORKER_CONCURRENCY", int, 10, lambda v: v >= 1),
+            db_pool_size=_read(env, "DB_POOL_SIZE", int, 20, lambda v: v >= 2),
+            db_timeout_seconds=_read(env, "DB_TIMEOUT_SECONDS", float, 5.0, lambda v: v > 0),
             order_rate_limit=_read(env, "ORDER_RATE_LIMIT", int, 100, lambda v: v >= 0),
             mock_latency_scale=_read(env, "MOCK_LATENCY_SCALE", float, 1.0, lambda v: v >= 0),
             mock_failure_rate=_read(env, "MOCK_FAILURE_RATE", float, 0.05, lambda v: 0 <= v <= 1),
@@ -79,6 +85,8 @@ class Settings:
             "REDIS_URL": self.redis_url,
             "PORT": str(self.port),
             "WORKER_CONCURRENCY": str(self.worker_concurrency),
+            "DB_POOL_SIZE": str(self.db_pool_size),
+            "DB_TIMEOUT_SECONDS": repr(self.db_timeout_seconds),
             "ORDER_RATE_LIMIT": str(self.order_rate_limit),
             "MOCK_LATENCY_SCALE": repr(self.mock_latency_scale),
             "MOCK_FAILURE_RATE": repr(self.mock_failure_rate),

@@ -24,7 +24,6 @@ async def execute_order(
     with about_order(order_id):
         status = await runtime.executor.execute(
             order_id,
-            can_retry=job.retryable,
             heartbeat=_heartbeat(job, runtime),
             placed=snapshot,
         )

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
-        runtime = await open_runtime(settings, pool_size=settings.worker_concurrency + 2)
+        runtime = await open_runtime(settings, concurrency=settings.worker_concurrency)
         ctx["runtime"] = runtime
         # At start-up, then every interval: nothing stays stuck if Redis lost the queue.
         ctx["reconciler"] = Periodic(
@@ -34,7 +34,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
 
     heartbeat = settings.job_heartbeat_seconds
     return {
-        "queue": make_queue(settings.redis_url, settings.queue_name),
+        "queue": make_queue(settings.redis_url, settings.queue_name, settings.worker_concurrency),
         "functions": [execute_order],
         "concurrency": settings.worker_concurrency,
         "startup": startup,

@@ -17,13 +17,25 @@ class Database:
     Piccolo's process-wide engine binding, so several Databases (tests, tools) coexist.
     """
 
-    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, min_size: int = 2, max_size: int = 10, timeout: float = 5.0
+    ) -> None:
         self.engine = PostgresEngine(config={"dsn": url}, log_queries=False)
-        self._pool_size = (min_size, max_size)
+        self._pool_size = (min(min_size, max_size), max_size)
+        self.timeout = timeout
+        """Seconds a statement may run, and a caller may wait for a connection."""
 
     async def start(self) -> None:
         low, high = self._pool_size
-        await self.engine.start_connection_pool(min_size=low, max_size=high, reset=_keep_session)
+        await self.engine.start_connection_pool(
+            min_size=low,
+            max_size=high,
+            reset=_keep_session,
+            # A server that stops answering (paused, partitioned) must not hang callers:
+            # statements fail after `timeout` (and are cancelled on the server).
+            command_timeout=self.timeout,
+            timeout=self.timeout,
+        )
 
     async def stop(self) -> None:
         if self.engine.pool is not None:
@@ -40,22 +52,22 @@ class Database:
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         METRICS.count("oee_db_statements_total")
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.timeout) as conn:
             return list(await conn.fetch(sql, *args))
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         METRICS.count("oee_db_statements_total")
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.timeout) as conn:
             return await conn.fetchrow(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         METRICS.count("oee_db_statements_total")
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.timeout) as conn:
             return await conn.fetchval(sql, *args)
 
     async def execute(self, sql: str, *args: Any) -> str:
         METRICS.count("oee_db_statements_total")
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.timeout) as conn:
             return str(await conn.execute(sql, *args))
 
     async def select(self, query: Any) -> list[dict[str, Any]]:

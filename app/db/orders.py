@@ -33,6 +33,8 @@ from app.events.schema import (
     encode,
 )
 
+# Every statement that writes an event writes `orders` first, so it holds a transaction
+# id before it takes an event id: the feed's horizon (app/db/feed.py) relies on it.
 _CREATE = """
 WITH created AS (
     INSERT INTO orders (id, type, token_in, token_out, amount_in, slippage_bps, status,
@@ -42,11 +44,14 @@ WITH created AS (
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt)
     SELECT id, 1, 'pending', created_at, 1 FROM created
+    RETURNING id
 )
-SELECT * FROM created
+SELECT created.*, event.id AS event_id FROM created, event
 """
 
 # Entering routing starts an attempt afresh: the previous attempt's venue and tx are cleared.
+# The first quote and the bound it sets (`quoted_out`, `min_out`) are written once and
+# never cleared: no retry moves the user's bound.
 _TRANSITION = """
 WITH moved AS (
     UPDATE orders SET
@@ -56,8 +61,8 @@ WITH moved AS (
         updated_at = now(),
         dex = CASE WHEN $3::varchar = 'routing' THEN NULL ELSE COALESCE($6, dex) END,
         tx_hash = CASE WHEN $3::varchar = 'routing' THEN NULL ELSE COALESCE($7, tx_hash) END,
-        quoted_out = CASE WHEN $3::varchar = 'routing' THEN NULL ELSE COALESCE($9, quoted_out) END,
-        min_out = CASE WHEN $3::varchar = 'routing' THEN NULL ELSE COALESCE($10, min_out) END,
+        quoted_out = COALESCE(quoted_out, $9),
+        min_out = COALESCE(min_out, $10),
         amount_out = COALESCE($11, amount_out),
         executed_price = COALESCE($12, executed_price),
         error = CASE WHEN $3::varchar = 'failed' THEN $13 ELSE error END,
@@ -66,11 +71,12 @@ WITH moved AS (
     RETURNING *
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt, dex, tx_hash, quotes,
-                              amount_out, executed_price, error)
-    SELECT id, last_seq, status, updated_at, attempt, $6, $7, $8::jsonb, $11, $12, $13
+                              amount_out, executed_price, error, note)
+    SELECT id, last_seq, status, updated_at, attempt, $6, $7, $8::jsonb, $11, $12, $13, $14
     FROM moved
+    RETURNING id
 )
-SELECT * FROM moved
+SELECT moved.*, event.id AS event_id FROM moved, event
 """
 
 _NOTE_RETRY = """
@@ -95,6 +101,7 @@ class Move:
     amount_out: Decimal | None = None
     executed_price: Decimal | None = None
     error: str | None = None
+    note: str | None = None
 
     def __post_init__(self) -> None:
         check_transition(self.from_status, self.to_status)
@@ -138,7 +145,7 @@ class OrderStore:
         )
         assert row is not None
         order = OrderView.from_row(dict(row))
-        event = _event(order, seq=1, status=OrderStatus.PENDING, attempt=1)
+        event = _event(order, row, seq=1, status=OrderStatus.PENDING, attempt=1)
         return Notice(event=event, order=order)
 
     async def transition(self, order_id: str, move: Move) -> Notice | None:
@@ -158,12 +165,14 @@ class OrderStore:
             move.amount_out,
             move.executed_price,
             move.error,
+            move.note,
         )
         if row is None:
             return None
         order = OrderView.from_row(dict(row))
         event = _event(
             order,
+            row,
             seq=row["last_seq"],
             status=move.to_status,
             attempt=move.attempt,
@@ -173,6 +182,7 @@ class OrderStore:
             amount_out=amount(move.amount_out),
             executed_price=amount(move.executed_price),
             error=move.error,
+            note=move.note,
         )
         return Notice(event=event, order=order)
 
@@ -192,7 +202,7 @@ class OrderStore:
             .where((EventRow.order_id == order_id) & (EventRow.seq > after_seq))
             .order_by(EventRow.seq)
         )
-        return [_event_from_row(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     async def page(self, where: OrderFilter) -> Page:
         query = Order.select().order_by(Order.id, ascending=False).limit(where.limit + 1)
@@ -263,13 +273,17 @@ def _clauses(where: OrderFilter) -> list[Any]:
     return clauses
 
 
-def _event(order: OrderView, **fields: Any) -> OrderEvent:
-    return OrderEvent(order_id=order.order_id, at=order.updated_at, **fields)
+def _event(order: OrderView, row: Any, **fields: Any) -> OrderEvent:
+    return OrderEvent(
+        event_id=row["event_id"], order_id=order.order_id, at=order.updated_at, **fields
+    )
 
 
-def _event_from_row(row: dict[str, Any]) -> OrderEvent:
+def event_from_row(row: Any) -> OrderEvent:
+    """An `order_events` row as the event it records."""
     quotes = row["quotes"]
     return OrderEvent(
+        event_id=row["id"],
         order_id=str(row["order_id"]),
         seq=row["seq"],
         status=OrderStatus(row["status"]),
@@ -281,4 +295,5 @@ def _event_from_row(row: dict[str, Any]) -> OrderEvent:
         amount_out=amount(row["amount_out"]),
         executed_price=amount(row["executed_price"]),
         error=row["error"],
+        note=row["note"],
     )

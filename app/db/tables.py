@@ -31,7 +31,9 @@ class Order(Table, tablename="orders"):
     dex = Varchar(length=32, null=True, default=None)
     tx_hash = Varchar(length=128, null=True, default=None)
     quoted_out = Numeric(null=True, default=None)
+    """The first routing's best quote: the reference the user's bound was set from."""
     min_out = Numeric(null=True, default=None)
+    """The user's bound: fixed at the first routing, never moved by a retry."""
     amount_out = Numeric(null=True, default=None)
     executed_price = Numeric(null=True, default=None)
     error = Text(null=True, default=None)
@@ -55,6 +57,8 @@ class OrderEvent(Table, tablename="order_events"):
     amount_out = Numeric(null=True, default=None)
     executed_price = Numeric(null=True, default=None)
     error = Text(null=True, default=None)
+    note = Text(null=True, default=None)
+    """Why a step happened that the status alone does not explain (e.g. a resumed run)."""
 
 
 TABLES: tuple[type[Table], ...] = (Order, OrderEvent)

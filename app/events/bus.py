@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Final
 
 from redis.asyncio import Redis
@@ -75,9 +75,17 @@ class EventHub:
 
     RECONNECT_DELAY = 0.5
 
-    def __init__(self, redis: Redis, channel: str, capacity: int = 256) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        channel: str,
+        capacity: int = 256,
+        on_notice: Callable[[], None] | None = None,
+    ) -> None:
         self._redis = redis
         self.channel = channel
+        self._on_notice = on_notice
+        """Told of every notice (and every possible loss of one), e.g. to wake the feed."""
         self._capacity = capacity
         self._by_order: dict[str, set[Subscription]] = {}
         self._everything: set[Subscription] = set()
@@ -131,6 +139,8 @@ class EventHub:
                     self._by_order.pop(order_id, None)
 
     def dispatch(self, item: Notice | _Resync) -> None:
+        if self._on_notice is not None:
+            self._on_notice()
         if isinstance(item, Notice):
             targets = [*self._everything, *self._by_order.get(item.event.order_id, ())]
         else:
@@ -150,8 +160,10 @@ class EventHub:
                     self.dispatch(RESYNC)
                 first = False
                 self._ready.set()
-                async for message in pubsub.listen():
-                    if message["type"] == "message":
+                while not self._stopping:
+                    # A bounded wait, so a stop request is seen within a second.
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and message["type"] == "message":
                         self._receive(message["data"])
             except (RedisError, OSError) as error:
                 self._ready.clear()

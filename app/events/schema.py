@@ -43,8 +43,13 @@ class QuoteView(msgspec.Struct, rename="camel", omit_defaults=True):
 
 
 class OrderEvent(msgspec.Struct, rename="camel", frozen=True):
-    """One lifecycle step, exactly as stored and as pushed."""
+    """One lifecycle step, exactly as stored and as pushed.
 
+    `event_id` is the event row's id: global and increasing, the cursor of the
+    all-orders feed. `seq` numbers one order's events 1, 2, 3 … with no gap.
+    """
+
+    event_id: int
     order_id: str
     seq: int
     status: OrderStatus
@@ -56,6 +61,7 @@ class OrderEvent(msgspec.Struct, rename="camel", frozen=True):
     amount_out: str | None = None
     executed_price: str | None = None
     error: str | None = None
+    note: str | None = None
 
     @property
     def terminal(self) -> bool:

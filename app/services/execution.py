@@ -13,11 +13,11 @@ from decimal import Decimal
 
 from app.db.orders import Move, OrderStore
 from app.domain.failures import ExecutionError, FailureKind
-from app.domain.routing import choose_best, min_received
+from app.domain.routing import Quote, choose_best, min_received
 from app.domain.status import MAX_ATTEMPTS, TERMINAL, OrderStatus
 from app.domain.tokens import Market, find_market
 from app.events.bus import EventPublisher
-from app.events.schema import OrderView, QuoteView
+from app.events.schema import OrderView, QuoteView, amount
 from app.metrics import METRICS
 from app.services.quoting import Quoter
 from app.venues.base import SwapIntent, TxReceipt, TxState, Venue
@@ -25,6 +25,8 @@ from app.venues.base import SwapIntent, TxReceipt, TxState, Venue
 log = logging.getLogger(__name__)
 
 Heartbeat = Callable[[], Awaitable[None]]
+
+RESUMED_ROUTING = "resumed: the previous run stopped before it chose a venue"
 
 
 class RetryLater(Exception):
@@ -59,7 +61,6 @@ class Executor:
         self,
         order_id: str,
         *,
-        can_retry: bool = True,
         heartbeat: Heartbeat = _no_heartbeat,
         placed: OrderView | None = None,
     ) -> OrderStatus | None:
@@ -73,13 +74,13 @@ class Executor:
         order = placed if fresh else await self.store.get(order_id)
         if order is None or order.terminal:
             return order.status if order else None
-        run = _Run(self, order, can_retry, heartbeat)
+        run = _Run(self, order, heartbeat)
         try:
             await run.drive()
         except _LostRace:
             if fresh and run.status is OrderStatus.PENDING:
                 # The snapshot was stale (a re-delivered job): start from the stored order.
-                return await self.execute(order_id, can_retry=can_retry, heartbeat=heartbeat)
+                return await self.execute(order_id, heartbeat=heartbeat)
             log.info("order %s moved on in another run", order_id)
         return run.status
 
@@ -87,9 +88,7 @@ class Executor:
 class _Run:
     """One queue run over one order; tracks where the order stands after each step."""
 
-    def __init__(
-        self, executor: Executor, order: OrderView, can_retry: bool, heartbeat: Heartbeat
-    ) -> None:
+    def __init__(self, executor: Executor, order: OrderView, heartbeat: Heartbeat) -> None:
         self.x = executor
         self.order = order
         self.order_id = order.order_id
@@ -98,13 +97,15 @@ class _Run:
         self.dex = order.dex
         self.entered = order.updated_at
         """When the order entered its current status (for stage timings)."""
-        self.can_retry = can_retry
         self.heartbeat = heartbeat
         market = find_market(order.token_in, order.token_out)
         if market is None:
             raise ValueError(f"order {order.order_id} trades an unknown pair")
         self.market: Market = market
         self.amount = Decimal(order.amount)
+        self.first_quote = Decimal(order.quoted_out) if order.quoted_out else None
+        self.bound = Decimal(order.min_out) if order.min_out else None
+        """The least this order accepts: fixed by its first routing, for every attempt."""
 
     async def drive(self) -> None:
         try:
@@ -113,26 +114,43 @@ class _Run:
             await self._give_up_or_retry(error)
 
     async def _resume(self) -> None:
+        """Go on from where the order stands.
+
+        An attempt ends only when a venue answers (`retry_reason` says why it failed); a
+        run that merely stopped (a killed worker, a lost connection to Redis or PostgreSQL)
+        is resumed within the same attempt, so infrastructure never uses up the order's
+        attempts and never fails it.
+        """
         order = self.order
-        cause = order.retry_reason or f"the worker stopped while the order was {order.status}"
+        failed_attempt = order.retry_reason
         if order.status is OrderStatus.PENDING:
-            await self._attempt(1, cause=None)
+            await self._attempt(1)
         elif order.status is OrderStatus.ROUTING:
-            await self._attempt(order.attempt + 1, cause=cause)
+            if failed_attempt:
+                await self._attempt(order.attempt + 1, cause=failed_attempt)
+            else:
+                await self._attempt(order.attempt, note=RESUMED_ROUTING)
         elif order.status is OrderStatus.BUILDING:
-            if not await self._adopt_sent():
-                await self._attempt(order.attempt + 1, cause=cause)
+            if await self._adopt_sent():
+                return
+            if failed_attempt:
+                await self._attempt(order.attempt + 1, cause=failed_attempt)
+            else:
+                # Nothing reached the venue: send to the venue this attempt chose.
+                await self._send(self._chosen_venue(), self._bound_or_fail())
         elif order.status is OrderStatus.SUBMITTED:
-            venue = self._venue(order.dex)
-            if venue is None or order.tx_hash is None:
-                raise ExecutionError(FailureKind.NO_ROUTE, f"venue {order.dex!r} is not configured")
+            venue = self._chosen_venue()
+            if order.tx_hash is None:
+                raise ExecutionError(FailureKind.NO_ROUTE, "the submitted order has no tx")
             receipt = await venue.status(order.tx_hash) or _unknown(order.tx_hash, order.attempt)
             if receipt.state is TxState.DROPPED:
-                await self._attempt(order.attempt + 1, cause=order.retry_reason or receipt.reason)
+                await self._attempt(order.attempt + 1, cause=failed_attempt or receipt.reason)
             else:
                 await self._settle(venue, receipt)
 
-    async def _attempt(self, attempt: int, cause: str | None) -> None:
+    async def _attempt(
+        self, attempt: int, cause: str | None = None, note: str | None = None
+    ) -> None:
         """Quote everywhere, record the routing step, then build and send to the best venue."""
         if attempt > MAX_ATTEMPTS:
             await self._fail(f"{cause} (gave up after {MAX_ATTEMPTS} attempts)")
@@ -141,19 +159,47 @@ class _Run:
             self.market, self.amount, order_id=self.order_id, attempt=attempt
         )
         await self._move(
-            OrderStatus.ROUTING, attempt, quotes=[QuoteView.of(r) for r in results], error=cause
+            OrderStatus.ROUTING,
+            attempt,
+            quotes=[QuoteView.of(r) for r in results],
+            error=cause,
+            note=note,
         )
         best = choose_best(results)
-        min_out = min_received(best.amount_out, self.order.slippage_bps, self.market.token_out)
+        token = self.market.token_out
+        bound = self.bound or min_received(best.amount_out, self.order.slippage_bps, token)
+        if best.amount_out < bound:
+            raise ExecutionError(FailureKind.SLIPPAGE_EXCEEDED, self._below_bound(best, bound))
         await self._move(
-            OrderStatus.BUILDING, attempt, dex=best.dex, quoted_out=best.amount_out, min_out=min_out
+            OrderStatus.BUILDING, attempt, dex=best.dex, quoted_out=best.amount_out, min_out=bound
         )
-        venue = self.x.venues[best.dex]
-        intent = SwapIntent(self.order_id, attempt, self.market, self.amount, min_out)
+        await self._send(self.x.venues[best.dex], bound)
+
+    async def _send(self, venue: Venue, min_out: Decimal) -> None:
+        intent = SwapIntent(self.order_id, self.attempt, self.market, self.amount, min_out)
         built = await venue.build(intent)
         await self.heartbeat()
         receipt = await venue.submit(built)
         await self._submitted(venue, receipt)
+
+    def _below_bound(self, best: Quote, bound: Decimal) -> str:
+        token = self.market.token_out.symbol
+        return (
+            f"slippage exceeded: the best offer is {amount(best.amount_out)} {token} on "
+            f"{best.dex}, below the minimum {amount(bound)} {token} set at the first quote "
+            f"({amount(self.first_quote)} {token}, {self.order.slippage_bps} bps slippage)"
+        )
+
+    def _bound_or_fail(self) -> Decimal:
+        if self.bound is None:
+            raise ExecutionError(FailureKind.NO_ROUTE, "the order has no minimum to send with")
+        return self.bound
+
+    def _chosen_venue(self) -> Venue:
+        venue = self._venue(self.dex)
+        if venue is None:
+            raise ExecutionError(FailureKind.NO_ROUTE, f"venue {self.dex!r} is not configured")
+        return venue
 
     async def _submitted(self, venue: Venue, receipt: TxReceipt) -> None:
         await self._move(
@@ -204,7 +250,9 @@ class _Run:
         return True
 
     async def _give_up_or_retry(self, error: ExecutionError) -> None:
-        if error.retryable and self.attempt < MAX_ATTEMPTS and self.can_retry:
+        # The order's own attempts decide, never the queue's: a job out of runs leaves the
+        # order moving, and the reconciler queues it again.
+        if error.retryable and self.attempt < MAX_ATTEMPTS:
             await self.x.store.note_retry(self.order_id, self.status, self.attempt, error.message)
             METRICS.count("oee_retries_total", kind=error.kind.value)
             raise RetryLater(error.message) from error
@@ -245,6 +293,9 @@ class _Run:
                 log.info("failed: %s", order.error)
         self.status, self.attempt, self.entered = status, attempt, at
         self.dex = notice.order.dex
+        if self.bound is None and notice.order.min_out:
+            self.bound = Decimal(notice.order.min_out)
+            self.first_quote = Decimal(notice.order.quoted_out or notice.order.min_out)
         try:
             await self.x.publisher.publish(notice)
         except Exception:

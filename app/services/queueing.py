@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
-from redis.asyncio import Redis
 from saq.job import ACTIVE_STATUSES
 from saq.queue.redis import RedisQueue
 
+from app.clients import connections_for, redis_client
 from app.domain.status import MAX_ATTEMPTS
 from app.events.schema import OrderView
 
@@ -47,9 +47,15 @@ class OrderQueue(RedisQueue):
         return await super().sweep(lock=lock, abort=min(abort, 1.0))
 
 
-def make_queue(redis_url: str, name: str) -> RedisQueue:
-    # SAQ wants bytes replies; protocol 2 per STACK-NOTES (redis-py 8 defaults to RESP3).
-    return OrderQueue(Redis.from_url(redis_url, protocol=2), name=name)
+def make_queue(redis_url: str, name: str, concurrency: int) -> RedisQueue:
+    """SAQ's queue on a pool sized for `concurrency` jobs.
+
+    An idle worker holds one connection per job slot in a blocking dequeue, and a running
+    job a few more for short updates; SAQ's job-status subscription holds one for good.
+    Its commands block on purpose, so they get no command timeout.
+    """
+    client = redis_client(redis_url, connections=connections_for(concurrency), command_timeout=None)
+    return OrderQueue(client, name=name)
 
 
 class ExecutionQueue:

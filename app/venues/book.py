@@ -2,8 +2,9 @@
 
 Each operation is one Lua script call (one round trip, atomic): reading a pool with the
 step's scripted fault, recording a transaction only if none is live for the order, and
-settling a transaction only if it is still pending and its pool has not moved since
-the fill was computed. The AMM math stays in Python (Decimal); Redis only keeps state.
+settling a batch of transactions on one pool only if they are all still pending and the
+pool has not moved since their fills were computed. The AMM math stays in Python
+(Decimal); Redis only keeps state.
 Key names are built inside the scripts, so this expects a single Redis, not a cluster.
 """
 
@@ -76,36 +77,49 @@ _READ_TX = """
 -- KEYS: tx index; ARGV: ledger key prefix
 local order_id = redis.call('GET', KEYS[1])
 if not order_id then return false end
-local ledger = ARGV[1] .. order_id
-local entry = redis.call('HGETALL', ledger)
-local pool = {}
-if redis.call('HGET', ledger, 'state') == 'pending' then
-  pool = redis.call('HGETALL', redis.call('HGET', ledger, 'pool'))
-end
-return {order_id, entry, pool}
+return {order_id, redis.call('HGETALL', ARGV[1] .. order_id)}
 """
 
-_SETTLE = """
--- KEYS: ledger, pool; ARGV: tx, pool version seen ('' = pool untouched), n outcome pairs,
--- outcome field/value pairs, then pool field/value pairs
-if redis.call('HGET', KEYS[1], 'tx') ~= ARGV[1]
-   or redis.call('HGET', KEYS[1], 'state') ~= 'pending' then
-  return {0, redis.call('HGETALL', KEYS[1])}
+_READ_BATCH = """
+-- KEYS: pool, then ledger entries
+local out = {redis.call('HGETALL', KEYS[1])}
+for i = 2, #KEYS do
+  out[i] = redis.call('HGETALL', KEYS[i])
 end
-if ARGV[2] ~= '' and redis.call('HGET', KEYS[2], 'version') ~= ARGV[2] then
-  return {-1, {}}
+return out
+"""
+
+_SETTLE_BATCH = """
+-- KEYS: pool, then ledger entries
+-- ARGV: pool version seen, n pool field/value pairs, those pairs, then per ledger entry:
+--       its tx, n outcome field/value pairs, those pairs
+-- All or nothing: if the pool moved or any entry is no longer our pending tx, nothing is
+-- written and the caller recomputes the batch from fresh reads.
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
+local n_pool = tonumber(ARGV[2])
+local at = 3 + 2 * n_pool
+local plan = {}
+for i = 2, #KEYS do
+  local tx, n = ARGV[at], tonumber(ARGV[at + 1])
+  if redis.call('HGET', KEYS[i], 'tx') ~= tx
+     or redis.call('HGET', KEYS[i], 'state') ~= 'pending' then
+    return 0
+  end
+  plan[i] = {at + 2, at + 1 + 2 * n}
+  at = at + 2 + 2 * n
 end
-local pairs_end = 3 + 2 * tonumber(ARGV[3])
-for i = 4, pairs_end, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+for i = 2, #KEYS do
+  for j = plan[i][1], plan[i][2], 2 do
+    redis.call('HSET', KEYS[i], ARGV[j], ARGV[j + 1])
+  end
+  if redis.call('HGET', KEYS[i], 'state') == 'confirmed' then
+    redis.call('HINCRBY', KEYS[i], 'fills', 1)
+  end
 end
-for i = pairs_end + 1, #ARGV, 2 do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+for j = 3, 2 + 2 * n_pool, 2 do
+  redis.call('HSET', KEYS[1], ARGV[j], ARGV[j + 1])
 end
-if redis.call('HGET', KEYS[1], 'state') == 'confirmed' then
-  redis.call('HINCRBY', KEYS[1], 'fills', 1)
-end
-return {1, redis.call('HGETALL', KEYS[1])}
+return 1
 """
 
 
@@ -126,7 +140,8 @@ class Book:
         self._read_pool = redis.register_script(_READ_POOL)
         self._record = redis.register_script(_RECORD)
         self._read_tx = redis.register_script(_READ_TX)
-        self._settle = redis.register_script(_SETTLE)
+        self._read_batch = redis.register_script(_READ_BATCH)
+        self._settle_batch = redis.register_script(_SETTLE_BATCH)
 
     def pool_key(self, venue: str, pair_symbol: str) -> str:
         return f"{self.prefix}:{venue}:pool:{pair_symbol.replace('/', '-')}"
@@ -184,40 +199,39 @@ class Book:
         )
         return str(outcome), (str(fault) if fault else None), as_dict(fields)
 
-    async def read_tx(
-        self, venue: str, tx_hash: str
-    ) -> tuple[str, dict[str, str], dict[str, str]] | None:
-        """(order id, ledger entry, the pool's fields while the tx is pending), or None."""
+    async def read_tx(self, venue: str, tx_hash: str) -> tuple[str, dict[str, str]] | None:
+        """(order id, ledger entry) of a transaction, or None if the venue never saw it."""
         found = await self._read_tx(
             keys=[self.tx_key(venue, tx_hash)], args=[self.ledger_prefix(venue)]
         )
         if not found:
             return None
-        order_id, entry, pool = found
-        return str(order_id), as_dict(entry), as_dict(pool)
+        order_id, entry = found
+        return str(order_id), as_dict(entry)
 
-    async def settle(
+    async def read_batch(
+        self, pool_key: str, ledger_keys: Sequence[str]
+    ) -> tuple[dict[str, str], list[dict[str, str]]]:
+        """A pool and ledger entries, read at one moment."""
+        pool, *entries = await self._read_batch(keys=[pool_key, *ledger_keys])
+        return as_dict(pool), [as_dict(entry) for entry in entries]
+
+    async def settle_batch(
         self,
-        venue: str,
-        order_id: str,
-        tx_hash: str,
         pool_key: str,
-        pool_version: str | None,
-        outcome: Mapping[str, str],
-        pool: Mapping[str, str] | None,
-    ) -> tuple[int, dict[str, str]]:
-        """(1 settled | 0 already settled | -1 the pool moved: recompute, the ledger entry)."""
-        done, fields = await self._settle(
-            keys=[self.ledger_key(venue, order_id), pool_key],
-            args=[
-                tx_hash,
-                pool_version or "",
-                str(len(outcome)),
-                *_flatten(outcome),
-                *_flatten(pool or {}),
-            ],
-        )
-        return int(done), as_dict(fields)
+        pool_version: str,
+        pool: Mapping[str, str],
+        outcomes: Sequence[tuple[str, str, Mapping[str, str]]],
+    ) -> bool:
+        """Write (ledger key, tx, outcome) for each entry and the pool's new fields, at once.
+
+        False, writing nothing, when the pool moved or an entry changed since it was read.
+        """
+        args = [pool_version, str(len(pool)), *_flatten(pool)]
+        for _, tx_hash, outcome in outcomes:
+            args += [tx_hash, str(len(outcome)), *_flatten(outcome)]
+        done = await self._settle_batch(keys=[pool_key, *(k for k, _, _ in outcomes)], args=args)
+        return bool(done)
 
     async def entry(self, venue: str, order_id: str) -> dict[str, str]:
         raw = await self.redis.hgetall(self.ledger_key(venue, order_id))

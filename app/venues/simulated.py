@@ -1,8 +1,9 @@
 """Simulated Solana DEXs: constant-product pools and a transaction ledger, kept in Redis.
 
-Every worker process sees the same pools and the same ledger. A fill changes its pool
-in one optimistic Redis transaction (WATCH/MULTI) with the ledger entry, so a
-transaction lands at most once however many workers ask about it at the same moment.
+Every worker process sees the same pools and the same ledger. Fills land in batches per
+pool (app/venues/landing.py): the pool and the ledger entries change in one atomic
+script call, so a transaction lands at most once however many workers ask about it at
+the same moment.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.domain.tokens import PAIRS_BY_SYMBOL, Market, Pair, Side, executed_pric
 from app.venues.base import BuiltTx, SwapIntent, TxReceipt, TxState
 from app.venues.catalog import PAIR_DRIFT, VENUES, VenueSpec
 from app.venues.chaos import ADVERSE_MOVE_BPS, Fault, FaultScript, Step
+from app.venues.landing import PoolLanding
 from app.venues.market import SimulatedMarket, pool_fields, pool_state
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -31,6 +33,7 @@ class SimulatedVenue:
         self.name = spec.name
         self.spec = spec
         self.market = market
+        self._landings: dict[str, PoolLanding] = {}
 
     # -- prices -------------------------------------------------------------------------
 
@@ -104,24 +107,20 @@ class SimulatedVenue:
             found = await self.market.book.read_tx(self.name, tx_hash)
             if found is None:
                 return None
-            order_id, entry, pool = found
+            order_id, entry = found
             if entry.get("tx") != tx_hash:
                 return _superseded(tx_hash)
             if entry["state"] != TxState.PENDING:
                 return _receipt(entry)
             remaining = float(entry["land_at"]) - self.market.clock.now()
-            if remaining > 0:
-                if wait <= 0:
-                    return _receipt(entry)
-                # Wait as long as allowed; a caller that gets `pending` back has waited.
-                pause = min(wait, remaining)
-                await self.market.clock.sleep(pause)
-                wait -= pause
-                continue
-            settled = await self._land(order_id, tx_hash, entry, pool)
-            if settled is not None:
-                return settled
-            # Another fill moved the pool while we computed ours: read it again.
+            if remaining <= 0:
+                return await self._land(order_id, tx_hash, entry["pair"])
+            if wait <= 0:
+                return _receipt(entry)
+            # Wait as long as allowed; a caller that gets `pending` back has waited.
+            pause = min(wait, remaining)
+            await self.market.clock.sleep(pause)
+            wait -= pause
 
     async def find(self, order_id: str) -> TxReceipt | None:
         entry = await self.market.book.entry(self.name, order_id)
@@ -184,27 +183,20 @@ class SimulatedVenue:
             },
         )
 
-    async def _land(
-        self, order_id: str, tx_hash: str, entry: dict[str, str], stored_pool: dict[str, str]
-    ) -> TxReceipt | None:
-        """Settle a due transaction exactly once: drop it, reject it, or fill it.
-
-        None when the pool changed under us (another fill landed first): try again.
-        """
-        pair = PAIRS_BY_SYMBOL[entry["pair"]]
-        pool = pool_state(stored_pool)
-        outcome, new_pool = self._settle(entry, pair, pool)
-        done, settled = await self.market.book.settle(
-            self.name,
-            order_id,
-            tx_hash,
-            entry["pool"],
-            str(pool.version) if new_pool is not None else None,
-            outcome,
-            pool_fields(new_pool) if new_pool is not None else None,
-        )
-        if done < 0:
-            return None
+    async def _land(self, order_id: str, tx_hash: str, pair_symbol: str) -> TxReceipt:
+        """Settle a due transaction exactly once: drop it, reject it, or fill it."""
+        pair = PAIRS_BY_SYMBOL[pair_symbol]
+        pool_key = self.market.pool_key(self.name, pair)
+        landing = self._landings.get(pool_key)
+        if landing is None:
+            landing = self._landings[pool_key] = PoolLanding(
+                self.market.book,
+                pool_key,
+                lambda entry, pool: self._settle(entry, pair, pool),
+                pool_fields,
+                pool_state,
+            )
+        settled = await landing.land(self.market.book.ledger_key(self.name, order_id), tx_hash)
         if settled.get("tx") != tx_hash:
             return _superseded(tx_hash)
         return _receipt(settled)

@@ -18,12 +18,15 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar_htmx import HTMXPlugin
 
+from app.db.feed import EventFeed
 from app.events.bus import EventHub
 from app.periodic import Periodic
 from app.runtime import open_runtime
+from app.services.feed import FeedPump
 from app.settings import Settings
 from app.venues.clock import Clock
 from app.web import present
+from app.web.api.events import EventsController
 from app.web.api.market import MarketController
 from app.web.api.orders import OrdersController
 from app.web.live import dashboard_feed
@@ -41,12 +44,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime = await open_runtime(settings, clock=clock)
-        hub = EventHub(runtime.redis, runtime.publisher.channel)
+        feed = FeedPump(EventFeed(runtime.db))
+        hub = EventHub(runtime.redis, runtime.publisher.channel, on_notice=feed.poke)
         reporter: Periodic | None = None
+        feed.start()
         try:
             await hub.start()
             limiter = RateLimiter(runtime.redis, settings.order_rate_limit)
-            app.state.services = WebServices(runtime=runtime, hub=hub, limiter=limiter)
+            app.state.services = WebServices(runtime=runtime, hub=hub, feed=feed, limiter=limiter)
             reporter = Periodic(
                 "socket count report",
                 lambda: report_watchers(runtime, lambda: hub.watchers),
@@ -58,11 +63,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             if reporter is not None:
                 await reporter.stop()
             await hub.stop()
+            await feed.stop()
             await runtime.close()
 
     return Litestar(
         route_handlers=[
             OrdersController,
+            EventsController,
             MarketController,
             metrics,
             PagesController,

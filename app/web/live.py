@@ -20,7 +20,7 @@ from app.events.schema import Notice, OrderView
 from app.ids import parse_uuid
 from app.web.pages import RECENT_ROWS, charts_context, order_context
 from app.web.services import Services, WebServices
-from app.web.sockets import GONE, closes, origin_allowed, reject
+from app.web.sockets import GONE, close, closes, origin_allowed, reject, shown
 
 CHART_DELAY = 0.5
 """Seconds a burst of finished orders is gathered into one chart update."""
@@ -35,8 +35,8 @@ async def dashboard_feed(socket: WebSocket[Any, Any, Any], services: Services) -
     raw_order = socket.query_params.get("order")
     await socket.accept()
     order_id = parse_uuid(raw_order) if raw_order else None
-    if raw_order and order_id is None:
-        await socket.close(WS_1008_POLICY_VIOLATION, f"unknown order {raw_order!r}")
+    if raw_order and (order_id is None or await services.runtime.store.get(order_id) is None):
+        await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {shown(raw_order)}")
         return
     engine = socket.app.template_engine
 

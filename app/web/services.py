@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 
 from app.events.bus import EventHub
 from app.runtime import Runtime
+from app.services.feed import FeedPump
 from app.web.cache import Shared
 from app.web.ratelimit import RateLimiter
 
@@ -17,6 +18,7 @@ from app.web.ratelimit import RateLimiter
 class WebServices:
     runtime: Runtime
     hub: EventHub
+    feed: FeedPump
     limiter: RateLimiter
     charts: Shared = field(default_factory=Shared)
     """The dashboard charts: two queries, shared by every dashboard socket."""

@@ -17,16 +17,24 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
-from litestar.status_codes import WS_1000_NORMAL_CLOSURE, WS_1008_POLICY_VIOLATION
+from litestar.status_codes import (
+    WS_1000_NORMAL_CLOSURE,
+    WS_1008_POLICY_VIOLATION,
+    WS_1011_INTERNAL_ERROR,
+)
 
 from app.db.orders import OrderStore
 from app.events.bus import Subscription
 from app.events.schema import Notice, OrderEvent, encode
 from app.ids import parse_uuid
+from app.services.feed import FeedPump, FeedSubscription
 from app.web.services import Services
 
 GONE = (WebSocketDisconnect, OSError, RuntimeError)
 SEQ = re.compile(r"[0-9]{1,9}")
+EVENT_ID = re.compile(r"[0-9]{1,18}")
+MAX_REASON_BYTES = 123
+"""A close frame's reason must fit in 123 bytes of UTF-8 (RFC 6455)."""
 RECHECK_SECONDS = 5.0
 """A watcher with no news re-reads the database this often (a lost publish must not hang it)."""
 WS_1013_TRY_AGAIN_LATER = 1013
@@ -45,11 +53,26 @@ def origin_allowed(socket: WebSocket[Any, Any, Any], allowed: tuple[str, ...]) -
 
 async def reject(socket: WebSocket[Any, Any, Any], reason: str) -> None:
     """Refuse the handshake (the client sees HTTP 403)."""
-    await socket.close(code=WS_1008_POLICY_VIOLATION, reason=reason)
+    await close(socket, WS_1008_POLICY_VIOLATION, reason)
+
+
+async def close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
+    """Close with a reason cut to what a close frame can carry."""
+    encoded = reason.encode()
+    if len(encoded) > MAX_REASON_BYTES:
+        reason = encoded[: MAX_REASON_BYTES - 3].decode(errors="ignore") + "…"
+    await socket.close(code=code, reason=reason)
+
+
+def shown(raw: str, limit: int = 40) -> str:
+    """A client-supplied id, quoted and cut short, for a message."""
+    return repr(raw if len(raw) <= limit else raw[:limit] + "…")
 
 
 @contextlib.asynccontextmanager
-async def closes(socket: WebSocket[Any, Any, Any], sub: Subscription) -> AsyncIterator[None]:
+async def closes(
+    socket: WebSocket[Any, Any, Any], sub: Subscription | FeedSubscription
+) -> AsyncIterator[None]:
     """Wake the subscription's reader when the client goes away."""
 
     async def watch() -> None:
@@ -80,11 +103,11 @@ async def order_events(
     since_raw = socket.query_params.get("since", "0")
     await socket.accept()
     if not SEQ.fullmatch(since_raw):
-        await socket.close(WS_1008_POLICY_VIOLATION, "since must be a whole number (a seq)")
+        await close(socket, WS_1008_POLICY_VIOLATION, "since must be a whole number (a seq)")
         return
     parsed = parse_uuid(order_id)
     if parsed is None:
-        await socket.close(WS_1008_POLICY_VIOLATION, f"unknown order {order_id!r}")
+        await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {shown(order_id)}")
         return
     with contextlib.suppress(*GONE):
         async with services.hub.subscribe(str(parsed)) as sub, closes(socket, sub):
@@ -100,7 +123,7 @@ async def _stream(
 ) -> None:
     order = await store.get(order_id)
     if order is None:
-        await socket.close(WS_1008_POLICY_VIOLATION, f"unknown order {str(order_id)!r}")
+        await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {str(order_id)!r}")
         return
     catch_up = True
     while True:
@@ -109,11 +132,11 @@ async def _stream(
                 await send_event(socket, event)
                 last = event.seq
                 if event.terminal:
-                    await socket.close(WS_1000_NORMAL_CLOSURE, f"order {event.status}")
+                    await close(socket, WS_1000_NORMAL_CLOSURE, f"order {event.status}")
                     return
             if order.terminal:
                 # The client already has every event up to and past the end.
-                await socket.close(WS_1000_NORMAL_CLOSURE, f"order {order.status}")
+                await close(socket, WS_1000_NORMAL_CLOSURE, f"order {order.status}")
                 return
             catch_up = False
         try:
@@ -132,22 +155,50 @@ async def _stream(
         await send_event(socket, event)
         last = event.seq
         if event.terminal:
-            await socket.close(WS_1000_NORMAL_CLOSURE, f"order {event.status}")
+            await close(socket, WS_1000_NORMAL_CLOSURE, f"order {event.status}")
             return
 
 
 @websocket("/api/orders/ws")
 async def all_events(socket: WebSocket[Any, Any, Any], services: Services) -> None:
-    """Every order's events as they happen (no history: read the API for that)."""
+    """Every order's events in eventId order, live; `?since=<eventId>` replays what came after.
+
+    A client that falls behind is closed with 1013 and a reason naming the last eventId
+    it was sent: reconnecting with `since` set to it loses nothing.
+    """
     if not origin_allowed(socket, services.runtime.settings.allowed_origins):
         await reject(socket, "origin not allowed")
         return
+    since_raw = socket.query_params.get("since")
     await socket.accept()
+    if since_raw is not None and not EVENT_ID.fullmatch(since_raw):
+        await close(socket, WS_1008_POLICY_VIOLATION, "since must be a whole number (an eventId)")
+        return
     with contextlib.suppress(*GONE):
-        async with services.hub.subscribe(None) as sub, closes(socket, sub):
-            while (item := await sub.get()) is not None:
-                if not isinstance(item, Notice):
-                    # Events were dropped for this client; say so rather than skip silently.
-                    await socket.close(WS_1013_TRY_AGAIN_LATER, "fell behind; reconnect")
-                    return
-                await send_event(socket, item.event)
+        try:
+            async with services.feed.subscribe() as sub, closes(socket, sub):
+                await _firehose(
+                    socket, services, sub, None if since_raw is None else int(since_raw)
+                )
+        except TimeoutError:
+            await close(socket, WS_1011_INTERNAL_ERROR, "the event store is unavailable; retry")
+
+
+async def _firehose(
+    socket: WebSocket[Any, Any, Any], services: Services, sub: FeedSubscription, since: int | None
+) -> None:
+    sent = sub.start if since is None else since
+    feed = services.feed.feed
+    while sent < sub.start:
+        older = await feed.read(sent, sub.start, FeedPump.BATCH)
+        if not older:
+            break
+        for stored in older:
+            await send_event(socket, stored)
+        sent = older[-1].event_id
+    while (live := await sub.get()) is not None:
+        if live.event_id > sent:
+            await send_event(socket, live)
+            sent = live.event_id
+    if sub.overflowed:
+        await close(socket, WS_1013_TRY_AGAIN_LATER, f"fell behind; reconnect with since={sent}")

@@ -14,7 +14,7 @@ from app.db.orders import Move
 from app.domain.routing import min_received
 from app.domain.status import OrderStatus
 from app.domain.tokens import find_market
-from app.events.schema import OrderEvent
+from app.events.schema import OrderEvent, amount
 from app.ids import uuid7
 from app.runtime import Runtime
 from app.services.execution import RetryLater
@@ -152,12 +152,50 @@ async def test_it_gives_up_after_three_attempts(runtime: Runtime) -> None:
     assert await fills(runtime, order_id) == 0
 
 
-async def test_when_the_queue_has_no_retries_left_the_order_fails(runtime: Runtime) -> None:
-    order_id = await place(runtime)
-    await runtime.market.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT)
-    assert await runtime.executor.execute(order_id, can_retry=False) is S.FAILED
+async def test_a_retry_never_fills_below_the_bound_set_by_the_first_quote(
+    runtime: Runtime,
+) -> None:
+    """Attempt 1 quotes Raydium and its send times out; attempt 2 hears only Meteora, whose
+    offer is far below the first quote: the order fails rather than fill below the bound."""
+    order_id = await place(runtime, amount="2000", slippage_bps=1)
+    await runtime.market.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT, venue="raydium")
+    await runtime.market.faults.plan(
+        order_id, Step.QUOTE, Fault.TIMEOUT, attempt=2, venue="raydium"
+    )
+    with pytest.raises(RetryLater, match="timed out"):
+        await runtime.executor.execute(order_id)
+    assert await runtime.executor.execute(order_id) is S.FAILED
     events = await history(runtime, order_id)
-    assert "gave up after 1 attempts" in (events[-1].error or "")
+    first_routing = events[1]
+    assert first_routing.status is S.ROUTING
+    best_first = max(Decimal(q.amount_out or 0) for q in first_routing.quotes or [])
+    bound = min_received(best_first, 1, find_market("SOL", "USDC").token_out)  # type: ignore[union-attr]
+    order = await runtime.store.get(order_id)
+    assert order is not None
+    assert Decimal(order.min_out or 0) == bound
+    assert Decimal(order.quoted_out or 0) == best_first
+    failed = events[-1]
+    assert statuses(events)[-2:] == [(S.ROUTING, 2), (S.FAILED, 2)]
+    assert "slippage exceeded" in (failed.error or "")
+    assert f"minimum {amount(bound)} USDC" in (failed.error or "")
+    assert "meteora" in (failed.error or "")
+    assert await fills(runtime, order_id) == 0
+
+
+async def test_a_retry_that_meets_the_bound_fills_and_keeps_the_first_quote(
+    runtime: Runtime,
+) -> None:
+    order_id = await place(runtime, slippage_bps=100)
+    await runtime.market.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT)
+    with pytest.raises(RetryLater):
+        await runtime.executor.execute(order_id)
+    assert await runtime.executor.execute(order_id) is S.CONFIRMED
+    events = await history(runtime, order_id)
+    first_best = max(Decimal(q.amount_out or 0) for q in events[1].quotes or [])
+    order = await runtime.store.get(order_id)
+    assert order is not None
+    assert Decimal(order.quoted_out or 0) == first_best
+    assert Decimal(order.amount_out or 0) >= Decimal(order.min_out or 0)
 
 
 async def test_two_runs_at_once_execute_the_order_once(runtime: Runtime) -> None:
@@ -180,15 +218,37 @@ async def test_a_run_after_the_order_ended_does_nothing(runtime: Runtime) -> Non
     assert await history(runtime, order_id) == before
 
 
-async def test_an_order_left_in_routing_by_a_lost_worker_starts_a_new_attempt(
+async def test_an_order_left_in_routing_by_a_lost_worker_is_resumed_in_the_same_attempt(
     runtime: Runtime,
 ) -> None:
+    """A run that stopped is not a failed attempt: it costs the order none of its three."""
     order_id = await place(runtime)
     await runtime.store.transition(order_id, Move(S.PENDING, 1, S.ROUTING, 1))
     assert await runtime.executor.execute(order_id) is S.CONFIRMED
     events = await history(runtime, order_id)
-    assert statuses(events)[2] == (S.ROUTING, 2)
-    assert "worker stopped while the order was routing" in (events[2].error or "")
+    assert statuses(events)[2] == (S.ROUTING, 1)
+    assert "resumed" in (events[2].note or "")
+    assert events[2].error is None
+    assert statuses(events)[-1] == (S.CONFIRMED, 1)
+
+
+async def test_an_order_left_in_building_by_a_lost_worker_is_sent_in_the_same_attempt(
+    runtime: Runtime,
+) -> None:
+    order_id = await place(runtime)
+    market = find_market("SOL", "USDC")
+    assert market is not None
+    await runtime.store.transition(order_id, Move(S.PENDING, 1, S.ROUTING, 1))
+    quote = await runtime.venues["meteora"].quote(market, Decimal("1.5"))
+    min_out = min_received(quote.amount_out, 100, market.token_out)  # type: ignore[union-attr]
+    await runtime.store.transition(
+        order_id, Move(S.ROUTING, 1, S.BUILDING, 1, dex="meteora", min_out=min_out)
+    )
+    assert await runtime.executor.execute(order_id) is S.CONFIRMED
+    events = await history(runtime, order_id)
+    assert statuses(events)[-2:] == [(S.SUBMITTED, 1), (S.CONFIRMED, 1)]
+    assert events[-1].dex == "meteora"
+    assert await fills(runtime, order_id) == 1
 
 
 async def test_a_lost_worker_after_sending_is_resumed_by_asking_the_venue(
@@ -230,17 +290,22 @@ async def test_a_stale_placed_snapshot_falls_back_to_the_stored_order(runtime: R
     await runtime.store.transition(order_id, Move(S.PENDING, 1, S.ROUTING, 1))  # a lost run
     assert await runtime.executor.execute(order_id, placed=notice.order) is S.CONFIRMED
     events = await history(runtime, order_id)
-    assert statuses(events)[2] == (S.ROUTING, 2)
+    assert statuses(events)[2] == (S.ROUTING, 1)
     assert sum(e.status is S.CONFIRMED for e in events) == 1
     assert await fills(runtime, order_id) == 1
 
 
-async def test_out_of_retries_a_sent_transaction_is_settled_not_abandoned(
+async def test_out_of_attempts_a_sent_transaction_is_settled_not_abandoned(
     runtime: Runtime,
 ) -> None:
-    """The venue took the transaction but its answer was lost, on the last allowed run."""
+    """The venue took the transaction but its answer was lost, on the last attempt."""
     order_id = await place(runtime)
-    await runtime.market.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT_AFTER_SEND)
-    assert await runtime.executor.execute(order_id, can_retry=False) is S.CONFIRMED
-    assert statuses(await history(runtime, order_id))[-2:] == [(S.SUBMITTED, 1), (S.CONFIRMED, 1)]
+    for attempt in (1, 2):
+        await runtime.market.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT, attempt=attempt)
+    await runtime.market.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT_AFTER_SEND, attempt=3)
+    for _ in range(2):
+        with pytest.raises(RetryLater):
+            await runtime.executor.execute(order_id)
+    assert await runtime.executor.execute(order_id) is S.CONFIRMED
+    assert statuses(await history(runtime, order_id))[-2:] == [(S.SUBMITTED, 3), (S.CONFIRMED, 3)]
     assert await fills(runtime, order_id) == 1

@@ -1,0 +1,147 @@
+"""The firehose: every order's events, in eventId order, live — and resumable.
+
+One pump per web process reads the feed from PostgreSQL (app/db/feed.py) up to its
+horizon and hands each event, in order, to every subscriber. Pub/sub notices only wake
+it early; a lost publish costs latency (the pump also looks every half second), never an
+event. A subscriber starts at the pump's position and reads anything older from the
+database first, so `since=<eventId>` resumes with no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from app.db.feed import EventFeed
+from app.events.schema import OrderEvent
+
+log = logging.getLogger(__name__)
+
+
+class FeedSubscription:
+    """Events after `start`, in order, in a bounded inbox.
+
+    A reader that lets the inbox fill has fallen behind: it is told once (`get` returns
+    None) and must reconnect with `since` to read the rest from the database.
+    """
+
+    def __init__(self, start: int, capacity: int) -> None:
+        self.start = start
+        self.last = start
+        """The newest event id handed to this subscription."""
+        self.overflowed = False
+        self._inbox: asyncio.Queue[OrderEvent | None] = asyncio.Queue(capacity)
+
+    def offer(self, event: OrderEvent) -> None:
+        if self.overflowed or event.event_id <= self.last:
+            return
+        try:
+            self._inbox.put_nowait(event)
+            self.last = event.event_id
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self.close()
+
+    async def get(self) -> OrderEvent | None:
+        """The next event; None when the subscription ended (overflow or close)."""
+        return await self._inbox.get()
+
+    def close(self) -> None:
+        if self._inbox.full():
+            self._inbox.get_nowait()
+        self._inbox.put_nowait(None)
+
+
+class FeedPump:
+    IDLE_POLL_SECONDS = 0.5
+    """With no notice, the pump still looks this often (a publish may have been lost)."""
+    BUSY_POLL_SECONDS = 0.003
+    """While the horizon trails the newest id, the next round comes this soon."""
+    BATCH = 500
+    START_SECONDS = 5.0
+
+    def __init__(self, feed: EventFeed, capacity: int = 4096) -> None:
+        self.feed = feed
+        self.capacity = capacity
+        self.position: int | None = None
+        """Every event up to this id has been handed to subscribers."""
+        self._subscribers: set[FeedSubscription] = set()
+        self._wake = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="feed-pump")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        for sub in self._subscribers:
+            sub.close()
+
+    def poke(self) -> None:
+        """Something was committed: look soon."""
+        self._wake.set()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[FeedSubscription]:
+        """Events after the pump's position, live, until the block exits.
+
+        Raises TimeoutError when the pump cannot reach the database within `START_SECONDS`.
+        """
+        self._wake.set()
+        async with asyncio.timeout(self.START_SECONDS):
+            await self._ready.wait()
+        assert self.position is not None
+        sub = FeedSubscription(self.position, self.capacity)
+        self._subscribers.add(sub)
+        try:
+            yield sub
+        finally:
+            self._subscribers.discard(sub)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._round()
+            except Exception as error:
+                self._ready.clear()
+                log.warning("event feed unavailable (%s); retrying", error)
+                await self._pause(1.0)
+                continue
+            if self.feed.horizon.behind:
+                await self._pause(self.BUSY_POLL_SECONDS)
+            elif self._subscribers or not self._ready.is_set():
+                await self._pause(self.IDLE_POLL_SECONDS)
+            else:
+                # Nobody listens: no rounds until a subscriber (or a notice) arrives.
+                await self._pause(None)
+
+    async def _pause(self, seconds: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _round(self) -> None:
+        horizon = await self.feed.advance()
+        if horizon is None:
+            return
+        if self.position is None or not self._subscribers:
+            # Nobody to hand older events to: start (or skip ahead) at the horizon.
+            self.position = max(self.position or 0, horizon)
+        while self.position < horizon:
+            events = await self.feed.read(self.position, horizon, self.BATCH)
+            for event in events:
+                for sub in list(self._subscribers):
+                    sub.offer(event)
+            self.position = events[-1].event_id if len(events) == self.BATCH else horizon
+        self._ready.set()

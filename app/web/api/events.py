@@ -1,0 +1,49 @@
+"""The stored all-orders feed, a page at a time: what the firehose replays, for pollers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get
+from litestar.params import QueryParameter
+
+from app.events.schema import OrderEvent
+from app.web.services import Services
+
+MAX_EVENTS_PAGE = 1000
+
+
+class EventPage(msgspec.Struct, rename="camel"):
+    items: list[OrderEvent]
+    next_after: int
+    """Pass as `after` for the next page (the last eventId here, or `after` when empty)."""
+    next: str
+
+
+class EventsController(Controller):
+    path = "/api/events"
+    tags = ["orders"]
+
+    @get("/")
+    async def feed(
+        self,
+        services: Services,
+        after: Annotated[
+            int,
+            QueryParameter(ge=0, le=2**62, description="Events with an eventId above this"),
+        ] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_EVENTS_PAGE)] = 100,
+    ) -> EventPage:
+        """Every order's events in eventId order, after `after`.
+
+        Only events below the feed's horizon are served: none with a smaller eventId can
+        still be committed later, so paging by `nextAfter` never skips one.
+        """
+        feed = services.feed.feed
+        async with asyncio.timeout(services.runtime.settings.db_timeout_seconds):
+            horizon = await feed.settled()
+        items = await feed.read(after, horizon, limit) if after < horizon else []
+        next_after = items[-1].event_id if items else after
+        return EventPage(items, next_after, f"/api/events?after={next_after}&limit={limit}")
