@@ -78,21 +78,79 @@ def test_a_late_watcher_gets_the_whole_history_and_since_skips_what_it_has(
         assert ws.close_code == 1000
 
 
-def test_the_firehose_carries_every_orders_events_live(live: Live, api: httpx.Client) -> None:
+def test_the_firehose_carries_every_orders_events_live_in_event_id_order(
+    live: Live, api: httpx.Client
+) -> None:
     with connect(f"{live.ws}/api/orders/ws") as ws:
         ids = {place(api, amount=str(i + 1)) for i in range(3)}
         seen: dict[str, list[int]] = {order_id: [] for order_id in ids}
+        event_ids: list[int] = []
         finished: set[str] = set()
         while finished != ids:
             event = json.loads(ws.recv(timeout=20))
+            event_ids.append(event["eventId"])
             if event["orderId"] in ids:
                 seen[event["orderId"]].append(event["seq"])
                 if event["status"] in TERMINAL:
                     finished.add(event["orderId"])
-    # The firehose has no history: the pending event may precede the connection's
-    # first read, but from then on every step of every order arrives, in order.
+    assert event_ids == sorted(set(event_ids))
     for seqs in seen.values():
-        assert seqs == list(range(seqs[0], 6))
+        assert seqs == [1, 2, 3, 4, 5]
+
+
+def feed_after(api: httpx.Client, after: int) -> list[dict[str, Any]]:
+    """Every stored event after `after`, paging GET /api/events to its end."""
+    events: list[dict[str, Any]] = []
+    while True:
+        page = api.get("/api/events", params={"after": after, "limit": 7}).json()
+        if not page["items"]:
+            return events
+        events += page["items"]
+        after = page["nextAfter"]
+
+
+def test_a_firehose_client_that_reconnects_with_since_gets_exactly_what_it_missed(
+    live: Live, api: httpx.Client
+) -> None:
+    with connect(f"{live.ws}/api/orders/ws") as ws:
+        first = place(api)
+        while (event := json.loads(ws.recv(timeout=20)))["orderId"] != first:
+            pass
+        last_seen = event["eventId"]
+    # Gone (killed, closed for lagging, a network drop) while orders kept moving.
+    missed_orders = {place(api, amount=str(i + 2)) for i in range(4)}
+    wait_until(
+        lambda: all(
+            api.get(f"/api/orders/{o}").json()["order"]["status"] in TERMINAL
+            for o in missed_orders | {first}
+        ),
+        what="the orders placed while away to finish",
+    )
+    stored = feed_after(api, last_seen)
+    assert {e["orderId"] for e in stored} >= missed_orders
+    with connect(f"{live.ws}/api/orders/ws?since={last_seen}") as ws:
+        replayed = [json.loads(ws.recv(timeout=20)) for _ in stored]
+    assert replayed == stored
+    assert [e["eventId"] for e in replayed] == sorted({e["eventId"] for e in replayed})
+    assert replayed[0]["eventId"] > last_seen
+
+
+def test_the_stored_feed_pages_in_event_id_order(live: Live, api: httpx.Client) -> None:
+    order_id = place(api)
+    wait_until(
+        lambda: api.get(f"/api/orders/{order_id}").json()["order"]["status"] in TERMINAL,
+        what="the order to finish",
+    )
+    own = api.get(f"/api/orders/{order_id}").json()["events"]
+    before = own[0]["eventId"] - 1
+    page = api.get("/api/events", params={"after": before, "limit": 2}).json()
+    assert [e["eventId"] for e in page["items"]] == sorted(e["eventId"] for e in page["items"])
+    assert page["items"][0] == own[0]
+    assert page["nextAfter"] == page["items"][-1]["eventId"]
+    everything = feed_after(api, before)
+    assert [e for e in everything if e["orderId"] == order_id] == own
+    for bad in ({"after": "-1"}, {"after": "x"}, {"limit": "0"}, {"limit": "100000"}):
+        assert api.get("/api/events", params=bad).status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -100,6 +158,11 @@ def test_the_firehose_carries_every_orders_events_live(live: Live, api: httpx.Cl
     [
         ("/api/orders/01a20088-6200-7d39-929e-4617a4fc898b/ws", "unknown order"),
         ("/api/orders/not-an-id/ws", "unknown order"),
+        ("/api/orders/" + "7" * 2_000 + "/ws", "unknown order"),
+        ("/api/orders/%00%FF%FE/ws", "unknown order"),
+        ("/api/orders/" + "%F0%9F%92%A9" * 200 + "/ws", "unknown order"),
+        ("/ws/dashboard?order=01a20088-6200-7d39-929e-4617a4fc898b", "unknown order"),
+        ("/ws/dashboard?order=" + "%F0%9F%92%A9" * 200, "unknown order"),
     ],
 )
 def test_an_unknown_order_is_closed_with_a_policy_code(live: Live, path: str, reason: str) -> None:
@@ -109,7 +172,7 @@ def test_an_unknown_order_is_closed_with_a_policy_code(live: Live, path: str, re
         assert reason in ws.close_reason
 
 
-@pytest.mark.parametrize("since", ["two", "²", "-1", "99999999999"])
+@pytest.mark.parametrize("since", ["two", "²", "-1", "99999999999", "9" * 5000])
 def test_a_bad_since_is_closed_with_a_policy_code(
     live: Live, api: httpx.Client, since: str
 ) -> None:
