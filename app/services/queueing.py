@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
-from saq.job import ACTIVE_STATUSES
+from saq.job import ACTIVE_STATUSES, Status
 from saq.queue.redis import RedisQueue
 
 from app.clients import connections_for, redis_client
@@ -14,6 +17,8 @@ from app.domain.status import MAX_ATTEMPTS
 from app.events.schema import OrderView
 
 JOB_NAME = "execute_order"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +41,60 @@ class JobPolicy:
 
 
 class OrderQueue(RedisQueue):
-    """SAQ's Redis queue, with a short wait when sweeping a lost worker's jobs.
+    """SAQ's Redis queue, sweeping a lost worker's jobs all at once.
 
-    SAQ asks a stuck job to abort and waits up to 5 s for it, one job after another,
-    before retrying it: a killed worker never answers, so its orders would wait 5 s
-    each. Our jobs are safe to run twice, so one second of courtesy is enough.
+    SAQ's own sweep asks each stuck job to abort and waits up to 5 s for it, one job after
+    another: a killed worker never answers, so its forty orders would resume over minutes.
+    Our jobs are safe to run twice, so every stuck job is handled at the same time, with
+    one second of courtesy each. (Written against SAQ 0.26's sweep, which is pinned.)
     """
 
     async def sweep(self, lock: int = 60, abort: float = 1.0) -> list[str]:
-        return await super().sweep(lock=lock, abort=min(abort, 1.0))
+        if not self._cleanup_script:
+            self._cleanup_script = self.redis.register_script(_SWEEP_CANDIDATES)
+        id_jobs = await self._cleanup_script(
+            keys=[self._sweep, self._active], args=[lock], client=self.redis
+        )
+        swept = await asyncio.gather(
+            *(self._sweep_one(job_id, job_bytes, min(abort, 1.0)) for job_id, job_bytes in id_jobs)
+        )
+        return [job_id.decode() for job_id in swept if job_id is not None]
+
+    async def _sweep_one(
+        self, job_id: bytes, job_bytes: bytes | None, abort: float
+    ) -> bytes | None:
+        job = self.deserialize(job_bytes)
+        if job is None:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.lrem(self._active, 0, job_id.decode())
+                pipe.zrem(self._incomplete, job_id)
+                await pipe.execute()
+            log.info("swept a missing job %s", job_id)
+            return job_id
+        if job.status == Status.ACTIVE and not job.stuck:
+            return None
+        log.info("sweeping %s", job.info(False))
+        await self.abort(job, error=self.swept_error_message)
+        with contextlib.suppress(TimeoutError):  # its worker is gone; safe to run again
+            await job.refresh(abort)
+        if job.retryable:
+            await self.retry(job, error=self.swept_error_message)
+        else:
+            await self.finish(job, Status.ABORTED, error=self.swept_error_message)
+        return job_id
+
+
+# SAQ's: the active jobs, listed at most once per `lock` seconds across all workers.
+_SWEEP_CANDIDATES = """
+local id_jobs = {}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('SETEX', KEYS[1], ARGV[1], 1)
+    for i, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+        id_jobs[i] = {v, redis.call('GET', v)}
+    end
+end
+return id_jobs
+"""
 
 
 def make_queue(redis_url: str, name: str, concurrency: int) -> RedisQueue:

@@ -103,6 +103,48 @@ async def test_a_worker_killed_while_an_order_is_submitted_loses_nothing(
     assert await fills(runtime, order.order_id) == 1
 
 
+async def test_a_killed_workers_orders_all_resume_at_once_not_one_by_one(
+    slow_runtime: Runtime, empty_db: None
+) -> None:
+    runtime = slow_runtime
+    settings = runtime.settings.replace(worker_concurrency=32)
+    first = start_worker(settings)
+    second = None
+    try:
+        orders = [
+            await runtime.desk.place(order_request(amount="0.1", slippage_bps=3000), "test")
+            for _ in range(20)
+        ]
+
+        async def all_submitted() -> bool:
+            stored = [await runtime.store.get(o.order_id) for o in orders]
+            return all(o is not None and o.status is S.SUBMITTED for o in stored)
+
+        await eventually(all_submitted, timeout=30, what="every order to be submitted")
+        first.kill()
+        second = start_worker(settings)
+
+        async def all_resumed() -> bool:
+            jobs = await runtime.queue.queue.jobs([o.order_id for o in orders])
+            return all(job is not None and job.attempts >= 2 for job in jobs)
+
+        # Taken over once its heartbeat (2 s here) runs out; SAQ's serial sweep would
+        # need about a second per job.
+        await eventually(
+            all_resumed,
+            timeout=settings.job_heartbeat_seconds + 5,
+            what="every stuck order to be picked up again",
+        )
+        done = [await finished(runtime, o.order_id) for o in orders]
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+    assert {o.status for o in done} == {S.CONFIRMED}
+    for order in orders:
+        assert await fills(runtime, order.order_id) == 1
+
+
 async def test_two_workers_sharing_the_queue_execute_each_order_once(
     runtime: Runtime, empty_db: None
 ) -> None:
