@@ -10,6 +10,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
 
@@ -23,6 +24,10 @@ class Settings:
     database_url: str
     redis_url: str
     port: int = 8000
+    host: str = "127.0.0.1"
+    """The address the web server listens on."""
+    web_processes: int = 1
+    """uvicorn processes behind the port (`python -m app.web.serve`)."""
     worker_concurrency: int = 10
     db_pool_size: int = 20
     """PostgreSQL connections per process at most; more jobs than this wait their turn."""
@@ -35,6 +40,12 @@ class Settings:
     job_heartbeat_seconds: int = 10
     reconcile_interval_seconds: float = 10.0
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names the web server answers to; empty: `host`, localhost and PUBLIC_URL's host."""
+    public_url: str = ""
+    """Where users reach the engine (e.g. https://engine.example.com), if not at `host`."""
+    forwarded_allow_ips: str = ""
+    """Proxies whose X-Forwarded-For/-Proto are believed; empty: nobody's."""
     log_format: str = "text"
     queue_name: str = "orders"
     secret_key: str = ""
@@ -54,10 +65,15 @@ class Settings:
             raise SettingsError("REDIS_URL is not set (make run sets it for the embedded server)")
         seed = env.get("MOCK_SEED", "").strip()
         origins = env.get("ALLOWED_ORIGINS", "")
+        public_url = env.get("PUBLIC_URL", "").strip().rstrip("/")
+        if public_url and urlsplit(public_url).scheme not in ("http", "https"):
+            raise SettingsError(f"PUBLIC_URL={public_url!r} must start with http:// or https://")
         return cls(
             database_url=database_url,
             redis_url=redis_url,
             port=_read(env, "PORT", int, 8000, lambda v: 0 < v < 65536),
+            host=env.get("HOST", "").strip() or "127.0.0.1",
+            web_processes=_read(env, "WEB_PROCESSES", int, 1, lambda v: v >= 1),
             worker_concurrency=_read(env, "WORKER_CONCURRENCY", int, 10, lambda v: v >= 1),
             db_pool_size=_read(env, "DB_POOL_SIZE", int, 20, lambda v: v >= 2),
             db_timeout_seconds=_read(env, "DB_TIMEOUT_SECONDS", float, 5.0, lambda v: v > 0),
@@ -70,10 +86,30 @@ class Settings:
                 env, "RECONCILE_INTERVAL_SECONDS", float, 10.0, lambda v: v > 0
             ),
             allowed_origins=tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip()),
+            allowed_hosts=_names(env.get("ALLOWED_HOSTS", "")),
+            public_url=public_url,
+            forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS", "").strip(),
             log_format=_read(env, "LOG_FORMAT", str, "text", lambda v: v in ("text", "json")),
             queue_name=env.get("QUEUE_NAME", "orders") or "orders",
             secret_key=env.get("SECRET_KEY", ""),
         )
+
+    @property
+    def served_hosts(self) -> tuple[str, ...]:
+        """The Host names this engine answers to (Litestar's allowed hosts)."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        hosts = ["localhost", "127.0.0.1", "[::1]"]
+        if self.host not in ("0.0.0.0", "::", ""):
+            hosts.append(self.host)
+        if self.public_url:
+            hosts.append(urlsplit(self.public_url).hostname or "")
+        return tuple(dict.fromkeys(h for h in hosts if h))
+
+    @property
+    def https(self) -> bool:
+        """Served to users over https (behind a TLS proxy): cookies are then `Secure`."""
+        return self.public_url.startswith("https://")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -84,6 +120,8 @@ class Settings:
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "PORT": str(self.port),
+            "HOST": self.host,
+            "WEB_PROCESSES": str(self.web_processes),
             "WORKER_CONCURRENCY": str(self.worker_concurrency),
             "DB_POOL_SIZE": str(self.db_pool_size),
             "DB_TIMEOUT_SECONDS": repr(self.db_timeout_seconds),
@@ -93,6 +131,9 @@ class Settings:
             "JOB_HEARTBEAT_SECONDS": str(self.job_heartbeat_seconds),
             "RECONCILE_INTERVAL_SECONDS": repr(self.reconcile_interval_seconds),
             "ALLOWED_ORIGINS": ",".join(self.allowed_origins),
+            "ALLOWED_HOSTS": ",".join(self.allowed_hosts),
+            "PUBLIC_URL": self.public_url,
+            "FORWARDED_ALLOW_IPS": self.forwarded_allow_ips,
             "LOG_FORMAT": self.log_format,
             "QUEUE_NAME": self.queue_name,
             "SECRET_KEY": self.secret_key,
@@ -100,6 +141,10 @@ class Settings:
         if self.mock_seed is not None:
             env["MOCK_SEED"] = str(self.mock_seed)
         return env
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip().lower() for name in raw.split(",") if name.strip())
 
 
 def _read(

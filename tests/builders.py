@@ -46,6 +46,8 @@ def settings_for(infra: Infra, **overrides: Any) -> Settings:
         "job_heartbeat_seconds": 2,
         "reconcile_interval_seconds": 1.0,
         "order_rate_limit": 0,
+        # Litestar's test client calls itself testserver.local; real processes 127.0.0.1.
+        "allowed_hosts": ("testserver.local", "127.0.0.1", "localhost"),
     }
     fields.update(overrides)
     return Settings(**fields)

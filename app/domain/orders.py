@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from app.domain.tokens import MAX_AMOUNT, PAIRS, TOKENS, Market, find_market
 
 DEFAULT_SLIPPAGE_BPS = 50
 MIN_SLIPPAGE_BPS = 1
 MAX_SLIPPAGE_BPS = 5000
+
+AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+"""Plain ASCII decimal notation: no sign, exponent, separators or other scripts' digits."""
+MAX_AMOUNT_CHARS = 40
+"""Checked before any arithmetic, so a huge number costs nothing to refuse."""
+_AMOUNT = re.compile(AMOUNT_PATTERN, re.ASCII)
+_WHOLE = re.compile(r"^[0-9]{1,9}$", re.ASCII)
 
 
 class OrderType(enum.StrEnum):
@@ -78,7 +86,7 @@ def _order_type(raw: str, problems: list[Problem]) -> OrderType | None:
         return OrderType(raw)
     except ValueError:
         allowed = ", ".join(t.value for t in OrderType)
-        problems.append(Problem("type", f"type must be one of: {allowed} (got {raw!r})"))
+        problems.append(Problem("type", f"type must be one of: {allowed} (got {_shown(raw)})"))
         return None
 
 
@@ -88,7 +96,7 @@ def _market(token_in: str, token_out: str, problems: list[Problem]) -> Market | 
         if symbol not in TOKENS:
             supported = ", ".join(TOKENS)
             problems.append(
-                Problem(field, f"{field} {symbol!r} is not a supported token ({supported})")
+                Problem(field, f"{field} {_shown(symbol)} is not a supported token ({supported})")
             )
             known = False
     if not known:
@@ -108,13 +116,8 @@ def _market(token_in: str, token_out: str, problems: list[Problem]) -> Market | 
 def _amount(
     raw: Decimal | str | int, market: Market | None, problems: list[Problem]
 ) -> Decimal | None:
-    try:
-        amount = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip())
-    except InvalidOperation:
-        problems.append(Problem("amount", f"amount must be a decimal number (got {raw!r})"))
-        return None
-    if not amount.is_finite():
-        problems.append(Problem("amount", "amount must be a finite decimal number"))
+    amount = _parse_amount(raw, problems)
+    if amount is None:
         return None
     if amount <= 0:
         problems.append(Problem("amount", "amount must be greater than 0"))
@@ -136,33 +139,65 @@ def _amount(
     return amount
 
 
+def _parse_amount(raw: Decimal | str | int, problems: list[Problem]) -> Decimal | None:
+    if isinstance(raw, Decimal):
+        if raw.is_finite():
+            return raw
+        problems.append(Problem("amount", "amount must be a finite decimal number"))
+        return None
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if not isinstance(text, str):
+        problems.append(Problem("amount", f"amount must be a decimal string (got {_shown(raw)})"))
+        return None
+    text = text.strip()
+    if len(text) > MAX_AMOUNT_CHARS:
+        problems.append(
+            Problem("amount", f"amount is too long (at most {MAX_AMOUNT_CHARS} characters)")
+        )
+        return None
+    if text.startswith("-") and _AMOUNT.match(text[1:]):
+        problems.append(Problem("amount", "amount must be greater than 0"))
+        return None
+    if not _AMOUNT.match(text):
+        problems.append(
+            Problem("amount", f"amount must be a decimal number such as 1.5 (got {text!r})")
+        )
+        return None
+    return Decimal(text)
+
+
 def _decimal_places(amount: Decimal) -> int:
     """Digits after the point, trailing zeros aside; exact (normalize() would round to 28)."""
     _, digits, exponent = amount.as_tuple()
     assert isinstance(exponent, int)  # finite: checked before
-    while exponent < 0 and digits and digits[-1] == 0:
-        digits, exponent = digits[:-1], exponent + 1
-    return max(0, -exponent)
+    zeros = 0
+    for digit in reversed(digits):
+        if digit:
+            break
+        zeros += 1
+    return max(0, -exponent - zeros)
 
 
 def _slippage(raw: int | str | None, problems: list[Problem]) -> int | None:
     if raw is None or raw == "":
         return DEFAULT_SLIPPAGE_BPS
-    try:
-        value = raw if isinstance(raw, int) else int(str(raw).strip())
-    except ValueError:
-        value = None
-    if (
-        value is None
-        or isinstance(value, bool)
-        or not (MIN_SLIPPAGE_BPS <= value <= MAX_SLIPPAGE_BPS)
-    ):
+    value: int | None = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str) and _WHOLE.match(raw.strip()):
+        value = int(raw.strip())
+    if value is None or not (MIN_SLIPPAGE_BPS <= value <= MAX_SLIPPAGE_BPS):
         problems.append(
             Problem(
                 "slippageBps",
                 f"slippageBps must be a whole number from {MIN_SLIPPAGE_BPS} to "
-                f"{MAX_SLIPPAGE_BPS} (got {raw!r})",
+                f"{MAX_SLIPPAGE_BPS} (got {_shown(raw)})",
             )
         )
         return None
     return value
+
+
+def _shown(raw: object, limit: int = 40) -> str:
+    text = repr(raw)
+    return text if len(text) <= limit else text[:limit] + "…"

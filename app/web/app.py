@@ -29,6 +29,8 @@ from app.web import present
 from app.web.api.events import EventsController
 from app.web.api.market import MarketController
 from app.web.api.orders import OrdersController
+from app.web.errors import EXCEPTION_HANDLERS
+from app.web.guards import guards
 from app.web.live import dashboard_feed
 from app.web.observability import healthz, metrics, report_watchers
 from app.web.pages import PagesController
@@ -54,7 +56,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             app.state.services = WebServices(runtime=runtime, hub=hub, feed=feed, limiter=limiter)
             reporter = Periodic(
                 "socket count report",
-                lambda: report_watchers(runtime, lambda: hub.watchers),
+                lambda: report_watchers(runtime, lambda: hub.watchers + feed.subscribers),
                 interval=2.0,
                 delay=0,
             )
@@ -87,9 +89,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             engine=JinjaTemplateEngine,
             engine_callback=_register_filters,
         ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[guards(settings.served_hosts)],
         csrf_config=CSRFConfig(
             secret=settings.secret_key or shared_secret(settings.redis_url),
             cookie_samesite="strict",
+            cookie_secure=settings.https,
             # The JSON API has no cookies to ride on; programs post to it directly.
             exclude=["/api", "/healthz"],
         ),

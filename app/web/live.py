@@ -8,7 +8,6 @@ state of what the page shows, so a page that lost its connection is never stale.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -20,7 +19,16 @@ from app.events.schema import Notice, OrderView
 from app.ids import parse_uuid
 from app.web.pages import RECENT_ROWS, charts_context, order_context
 from app.web.services import Services, WebServices
-from app.web.sockets import GONE, close, closes, origin_allowed, reject, shown
+from app.web.sockets import (
+    WS_1013_TRY_AGAIN_LATER,
+    close,
+    closes,
+    guarded,
+    origin_allowed,
+    reject,
+    send_text,
+    shown,
+)
 
 CHART_DELAY = 0.5
 """Seconds a burst of finished orders is gathered into one chart update."""
@@ -29,7 +37,7 @@ CHART_DELAY = 0.5
 @websocket("/ws/dashboard")
 async def dashboard_feed(socket: WebSocket[Any, Any, Any], services: Services) -> None:
     """Rows and charts for the dashboard; with `?order=<id>`, that order's page."""
-    if not origin_allowed(socket, services.runtime.settings.allowed_origins):
+    if not origin_allowed(socket, services.runtime.settings):
         await reject(socket, "origin not allowed")
         return
     raw_order = socket.query_params.get("order")
@@ -62,13 +70,16 @@ async def dashboard_feed(socket: WebSocket[Any, Any, Any], services: Services) -
             return f'<tbody hx-swap-oob="afterbegin:#recent-rows">{row}</tbody>'
         return render("partials/order_row.html", order=order, oob=True)
 
-    with contextlib.suppress(*GONE):
+    async with guarded(socket):
+        if not services.hub.connected:
+            await close(socket, WS_1013_TRY_AGAIN_LATER, "live updates are reconnecting")
+            return
         async with (
             services.hub.subscribe(str(order_id) if order_id else None) as sub,
             closes(socket, sub),
         ):
-            await socket.send_data(await snapshot(), mode="text")
-            # Charts follow finished orders, at most every CHART_DELAY, always trailing the last.
+            await send_text(socket, await snapshot())
+            # Charts follow finished orders, at most every CHART_DELAY, trailing the last.
             charts_stale_since: float | None = None
             while True:
                 wait = None
@@ -78,7 +89,7 @@ async def dashboard_feed(socket: WebSocket[Any, Any, Any], services: Services) -
                     item = await asyncio.wait_for(sub.get(), wait)
                 except TimeoutError:
                     assert charts_stale_since is not None
-                    await socket.send_data(await charts(charts_stale_since), mode="text")
+                    await send_text(socket, await charts(charts_stale_since))
                     charts_stale_since = None
                     continue
                 if item is None:
@@ -92,7 +103,7 @@ async def dashboard_feed(socket: WebSocket[Any, Any, Any], services: Services) -
                     if item.event.terminal and charts_stale_since is None:
                         charts_stale_since = time.monotonic()
                 if html:
-                    await socket.send_data(html, mode="text")
+                    await send_text(socket, html)
 
 
 async def _order_html(services: WebServices, render: Any, order: OrderView) -> str:

@@ -16,7 +16,7 @@ from app.runtime import Runtime
 from app.web.services import Services
 
 WATCHERS_TTL = 6
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # Litestar adds the charset
 
 
 @get("/healthz", tags=["health"])

@@ -119,10 +119,6 @@ class PagesController(Controller):
     async def place(self, request: HTMXRequest, services: Services) -> Response[Any]:
         """The dashboard's order form: the same rules and the same desk as the JSON API."""
         raw = {k: str(v) for k, v in (await request.form()).items() if k in FORM_FIELDS}
-        verdict = await services.limiter.check(client_of(request))
-        if not verdict.allowed:
-            message = f"Rate limit reached: try again in {verdict.headers['Retry-After']} s."
-            return self._form_errors(request, services, raw, {"form": message}, 429)
         try:
             order_request = validate_order(
                 type=raw.get("type", "market"),
@@ -133,38 +129,40 @@ class PagesController(Controller):
             )
         except InvalidOrder as error:
             errors = {p.field: p.message for p in error.problems}
-            return self._form_errors(request, services, raw, errors, 422)
+            return await self._form_errors(request, services, raw, errors, 422)
+        verdict = await services.limiter.check(client_of(request))
+        if not verdict.allowed:
+            message = f"Rate limit reached: try again in {verdict.headers['Retry-After']} s."
+            return await self._form_errors(
+                request, services, raw, {"form": message}, 429, verdict.headers
+            )
         order = await services.runtime.desk.place(order_request, client_of(request))
         if not request.htmx:
             return Redirect(f"/orders/{order.order_id}", status_code=303)
         return Template("partials/order_row.html", context={"order": order})
 
-    def _form_errors(
+    async def _form_errors(
         self,
         request: HTMXRequest,
         services: WebServices,
         raw: dict[str, str],
         errors: dict[str, str],
         status: int,
+        headers: dict[str, str] | None = None,
     ) -> Response[Any]:
-        context = {
-            "form": form_values(raw),
-            "errors": errors,
-            "tokens": list(TOKENS.values()),
-            "markets_json": markets_json(),
-        }
+        form = {"form": form_values(raw), "errors": errors}
         if request.htmx:
             return HTMXTemplate(
                 template_name="partials/order_form.html",
-                context=context,
+                context={**form, "tokens": list(TOKENS.values()), "markets_json": markets_json()},
                 re_target="#order-form",
                 re_swap="outerHTML",
                 status_code=status,
+                headers=headers,
             )
-        return (
-            Redirect("/", status_code=303)
-            if status == 429
-            else Template("pages/dashboard.html", context=context, status_code=status)
+        context = {**await self._dashboard(services), **form}
+        return Template(
+            "pages/dashboard.html", context=context, status_code=status, headers=headers
         )
 
     async def _dashboard(self, services: WebServices) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -28,7 +29,11 @@ from app.events.bus import Subscription
 from app.events.schema import Notice, OrderEvent, encode
 from app.ids import parse_uuid
 from app.services.feed import FeedPump, FeedSubscription
+from app.settings import Settings
+from app.web.errors import OUTAGES
 from app.web.services import Services
+
+log = logging.getLogger(__name__)
 
 GONE = (WebSocketDisconnect, OSError, RuntimeError)
 SEQ = re.compile(r"[0-9]{1,9}")
@@ -38,17 +43,32 @@ MAX_REASON_BYTES = 123
 RECHECK_SECONDS = 5.0
 """A watcher with no news re-reads the database this often (a lost publish must not hang it)."""
 WS_1013_TRY_AGAIN_LATER = 1013
+SEND_SECONDS = 5.0
+"""A client that has not taken a message for this long is too slow and is closed."""
 
 
-def origin_allowed(socket: WebSocket[Any, Any, Any], allowed: tuple[str, ...]) -> bool:
-    """Browsers send Origin: accept our own site and configured ones; programs send none."""
+def origin_allowed(socket: WebSocket[Any, Any, Any], settings: Settings) -> bool:
+    """Browsers send Origin: accept the engine's own origins and configured ones.
+
+    Compared with the hosts the engine serves, never with the request's own Host header
+    (a DNS-rebinding page controls both). Programs send no Origin and are let in.
+    """
     origin = socket.headers.get("origin")
     if origin is None:
         return True
-    origin = origin.rstrip("/")
-    scheme = "https" if socket.url.scheme in ("wss", "https") else "http"
-    own = f"{scheme}://{socket.headers.get('host', '')}"
-    return origin == own or origin in allowed
+    return origin.rstrip("/").lower() in own_origins(settings)
+
+
+def own_origins(settings: Settings) -> set[str]:
+    origins = {o.lower() for o in settings.allowed_origins}
+    if settings.public_url:
+        origins.add(settings.public_url.lower())
+    for host in settings.served_hosts:
+        for scheme in ("http", "https"):
+            origins.add(f"{scheme}://{host}:{settings.port}")
+            if settings.port in (80, 443):
+                origins.add(f"{scheme}://{host}")
+    return origins
 
 
 async def reject(socket: WebSocket[Any, Any, Any], reason: str) -> None:
@@ -88,8 +108,50 @@ async def closes(
         watcher.cancel()
 
 
+class TooSlow(Exception):
+    """The client has not read what it was sent for `SEND_SECONDS`."""
+
+    def __init__(self, reason: str = "too slow to read; reconnect") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def send_text(socket: WebSocket[Any, Any, Any], text: str) -> None:
+    """Send, or raise `TooSlow` if the client's buffers stay full (it is not reading)."""
+    try:
+        async with asyncio.timeout(SEND_SECONDS):
+            await socket.send_data(text, mode="text")
+    except TimeoutError:
+        raise TooSlow from None
+
+
 async def send_event(socket: WebSocket[Any, Any, Any], event: OrderEvent) -> None:
-    await socket.send_data(encode(event).decode(), mode="text")
+    await send_text(socket, encode(event).decode())
+
+
+@contextlib.asynccontextmanager
+async def guarded(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
+    """How a socket ends when something other than its client goes wrong.
+
+    A client that stops reading is closed with 1013 (try again later); PostgreSQL or Redis
+    failing mid-stream closes it with 1011 and a reason, never an unhandled error.
+    """
+    try:
+        yield
+    except TooSlow as slow:
+        await _close_quickly(socket, WS_1013_TRY_AGAIN_LATER, slow.reason)
+    except OUTAGES as error:
+        log.warning("closing a socket: %s", error)
+        await _close_quickly(socket, WS_1011_INTERNAL_ERROR, "the engine's store is unavailable")
+    except GONE:
+        pass
+
+
+async def _close_quickly(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
+    """Close without waiting long on a client that may not be reading."""
+    with contextlib.suppress(TimeoutError, *GONE):
+        async with asyncio.timeout(1.0):
+            await close(socket, code, reason)
 
 
 @websocket("/api/orders/{order_id:str}/ws")
@@ -97,7 +159,7 @@ async def order_events(
     socket: WebSocket[Any, Any, Any], order_id: FromPath[str], services: Services
 ) -> None:
     """One order's events from seq 1 (or after `?since=N`), then live; closed after the last."""
-    if not origin_allowed(socket, services.runtime.settings.allowed_origins):
+    if not origin_allowed(socket, services.runtime.settings):
         await reject(socket, "origin not allowed")
         return
     since_raw = socket.query_params.get("since", "0")
@@ -109,7 +171,10 @@ async def order_events(
     if parsed is None:
         await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {shown(order_id)}")
         return
-    with contextlib.suppress(*GONE):
+    async with guarded(socket):
+        if not services.hub.connected:
+            await close(socket, WS_1013_TRY_AGAIN_LATER, "live events are reconnecting; retry")
+            return
         async with services.hub.subscribe(str(parsed)) as sub, closes(socket, sub):
             await _stream(socket, services.runtime.store, parsed, int(since_raw), sub)
 
@@ -166,7 +231,7 @@ async def all_events(socket: WebSocket[Any, Any, Any], services: Services) -> No
     A client that falls behind is closed with 1013 and a reason naming the last eventId
     it was sent: reconnecting with `since` set to it loses nothing.
     """
-    if not origin_allowed(socket, services.runtime.settings.allowed_origins):
+    if not origin_allowed(socket, services.runtime.settings):
         await reject(socket, "origin not allowed")
         return
     since_raw = socket.query_params.get("since")
@@ -174,31 +239,40 @@ async def all_events(socket: WebSocket[Any, Any, Any], services: Services) -> No
     if since_raw is not None and not EVENT_ID.fullmatch(since_raw):
         await close(socket, WS_1008_POLICY_VIOLATION, "since must be a whole number (an eventId)")
         return
-    with contextlib.suppress(*GONE):
+    since = None if since_raw is None else int(since_raw)
+    async with guarded(socket):
         try:
             async with services.feed.subscribe() as sub, closes(socket, sub):
-                await _firehose(
-                    socket, services, sub, None if since_raw is None else int(since_raw)
-                )
+                fell_behind_at = await _firehose(socket, services, sub, since)
         except TimeoutError:
             await close(socket, WS_1011_INTERNAL_ERROR, "the event store is unavailable; retry")
+            return
+        if fell_behind_at is not None:
+            await _close_quickly(
+                socket,
+                WS_1013_TRY_AGAIN_LATER,
+                f"fell behind; reconnect with since={fell_behind_at}",
+            )
 
 
 async def _firehose(
     socket: WebSocket[Any, Any, Any], services: Services, sub: FeedSubscription, since: int | None
-) -> None:
+) -> int | None:
+    """Stream until the client leaves (None) or falls behind (the last eventId sent)."""
     sent = sub.start if since is None else since
     feed = services.feed.feed
-    while sent < sub.start:
-        older = await feed.read(sent, sub.start, FeedPump.BATCH)
-        if not older:
-            break
-        for stored in older:
-            await send_event(socket, stored)
-        sent = older[-1].event_id
-    while (live := await sub.get()) is not None:
-        if live.event_id > sent:
-            await send_event(socket, live)
-            sent = live.event_id
-    if sub.overflowed:
-        await close(socket, WS_1013_TRY_AGAIN_LATER, f"fell behind; reconnect with since={sent}")
+    try:
+        while sent < sub.start:
+            older = await feed.read(sent, sub.start, FeedPump.BATCH)
+            if not older:
+                break
+            for stored in older:
+                await send_event(socket, stored)
+                sent = stored.event_id
+        while (live := await sub.get()) is not None:
+            if live.event_id > sent:
+                await send_event(socket, live)
+                sent = live.event_id
+    except TooSlow:
+        raise TooSlow(f"too slow; reconnect with since={sent}") from None
+    return sent if sub.overflowed else None

@@ -41,10 +41,19 @@ def test_slippage_defaults_when_missing() -> None:
         ({"token_out": "SOL"}, "tokenOut", "must differ from tokenIn"),
         ({"token_in": "JUP", "token_out": "USDT"}, "tokenOut", "no market trades JUP for USDT"),
         ({"amount": "0"}, "amount", "greater than 0"),
+        ({"amount": "0.000"}, "amount", "greater than 0"),
         ({"amount": "-2"}, "amount", "greater than 0"),
         ({"amount": "abc"}, "amount", "decimal number"),
-        ({"amount": "NaN"}, "amount", "finite"),
-        ({"amount": "Infinity"}, "amount", "finite"),
+        ({"amount": "NaN"}, "amount", "decimal number"),
+        ({"amount": "Infinity"}, "amount", "decimal number"),
+        ({"amount": Decimal("NaN")}, "amount", "finite"),
+        # Only ASCII decimal notation: Python's Decimal() would take all of these.
+        ({"amount": "١٢"}, "amount", "decimal number"),
+        ({"amount": "１"}, "amount", "decimal number"),
+        ({"amount": "1_000"}, "amount", "decimal number"),
+        ({"amount": "1e2"}, "amount", "decimal number"),
+        ({"amount": ".5"}, "amount", "decimal number"),
+        ({"amount": "1." + "0" * 40}, "amount", "too long"),
         ({"amount": "1.0000000001"}, "amount", "at most 9"),
         (
             {"token_in": "USDC", "token_out": "SOL", "amount": "1.0000001"},
@@ -55,6 +64,10 @@ def test_slippage_defaults_when_missing() -> None:
         ({"slippage_bps": 0}, "slippageBps", "from 1 to 5000"),
         ({"slippage_bps": 5001}, "slippageBps", "from 1 to 5000"),
         ({"slippage_bps": "1.5"}, "slippageBps", "whole number"),
+        ({"slippage_bps": "1e2"}, "slippageBps", "whole number"),
+        ({"slippage_bps": "١٢"}, "slippageBps", "whole number"),
+        ({"slippage_bps": "1_00"}, "slippageBps", "whole number"),
+        ({"slippage_bps": True}, "slippageBps", "whole number"),
     ],
 )
 def test_each_rule_names_its_field(change: dict[str, object], field: str, words: str) -> None:
@@ -80,4 +93,11 @@ def test_trailing_zeros_do_not_count_as_decimal_places() -> None:
 def test_decimal_places_are_counted_exactly_beyond_28_digits() -> None:
     with pytest.raises(InvalidOrder, match="31 decimal places"):
         validate_order(**{**GOOD, "amount": "0.1000000000000000000000000000001"})
-    assert validate_order(**{**GOOD, "amount": "1e-9"}).amount == Decimal("1e-9")
+    assert validate_order(**{**GOOD, "amount": "0.000000001"}).amount == Decimal("1e-9")
+    assert validate_order(**{**GOOD, "amount": Decimal("1e-9")}).amount == Decimal("1e-9")
+
+
+def test_counting_decimal_places_is_linear_in_the_amounts_length() -> None:
+    """A trusted caller's Decimal with 100,000 trailing zeros is counted in one pass."""
+    huge = Decimal("1." + "0" * 100_000)
+    assert validate_order(**{**GOOD, "amount": huge}).amount == 1

@@ -51,14 +51,28 @@ def test_amounts_may_be_json_numbers_and_slippage_defaults_to_50(client: Client)
         (order_body(amount=-5), "amount", "greater than 0"),
         (order_body(amount="lots"), "amount", "decimal"),
         (order_body(amount="1.0000000001"), "amount", "at most 9"),
-        (order_body(amount="2e12"), "amount", "at most"),
+        (order_body(amount="2000000000000"), "amount", "at most"),
+        (order_body(amount=2e12), "amount", "at most"),
+        (order_body(amount="2e12"), "amount", "decimal number"),
         (order_body(amount=True), "amount", "decimal"),
+        (order_body(amount="١٢"), "amount", "decimal number"),
+        (order_body(amount="１"), "amount", "decimal number"),
+        (order_body(amount="1_000"), "amount", "decimal number"),
+        (order_body(amount="1." + "0" * 16_383), "amount", "too long"),
+        (order_body(amount=None), "amount", "decimal"),
+        (order_body(amount={"value": 1}), "amount", "decimal"),
         (order_body(slippageBps=0), "slippageBps", "1 to 5000"),
         (order_body(slippageBps=5001), "slippageBps", "1 to 5000"),
         (order_body(slippageBps=1.5), "slippageBps", "int"),
+        (order_body(slippageBps=100.0), "slippageBps", "int"),
+        (order_body(slippageBps="1e2"), "slippageBps", "int"),
+        (order_body(slippageBps="100"), "slippageBps", "int"),
+        (order_body(slippageBps=True), "slippageBps", "int"),
         (order_body(type="limit"), "type", "must be one of: market"),
-        (order_body(slipageBps=50), "data", "unknown field `slipageBps`"),
-        ({"tokenIn": "SOL", "amount": "1"}, "data", "missing required field `tokenOut`"),
+        (order_body(type="x" * 5000), "type", "length"),
+        (order_body(tokenIn="S" * 5000), "tokenIn", "length"),
+        (order_body(slipageBps=50), "slipageBps", "unknown field `slipageBps`"),
+        ({"tokenIn": "SOL", "amount": "1"}, "tokenOut", "missing required field `tokenOut`"),
     ],
 )
 def test_bad_orders_get_400_naming_the_field_and_store_nothing(
@@ -67,28 +81,54 @@ def test_bad_orders_get_400_naming_the_field_and_store_nothing(
     before = count_orders(settings.database_url)
     response = client.post("/api/orders/execute", json=body)
     assert response.status_code == 400
+    assert len(response.text) < 2000, "errors quote the input only briefly"
     problems = response.json()["extra"]
     assert any(p["key"] == field and words in p["message"] for p in problems), problems
     assert count_orders(settings.database_url) == before
 
 
+JSON = {"content-type": "application/json"}
+
+
 @pytest.mark.parametrize(
     ("content", "headers", "status"),
     [
-        (b"{not json", {"content-type": "application/json"}, 400),
-        (b"[1, 2]", {"content-type": "application/json"}, 400),
-        (b"", {"content-type": "application/json"}, 400),
-        (b"x" * (65 * 1024), {"content-type": "application/json"}, 413),
+        (b"{not json", JSON, 400),
+        (b"[1, 2]", JSON, 400),
+        (b"", JSON, 400),
+        (b"x" * (65 * 1024), JSON, 413),
+        (b'{"type":"market","tokenIn":"SOL\xff","tokenOut":"USDC","amount":"1"}', JSON, 400),
+        (b"[" * 1000 + b"]" * 1000, JSON, 400),
+        (b'{"tokenIn":' * 5000 + b"1" + b"}" * 5000, JSON, 400),
+        (b"\x00\x01\x02", JSON, 400),
+        (b'{"tokenIn":"SOL","tokenOut":"USDC","amount":1e2}', JSON, 400),
+        (b'{"tokenIn":"SOL","tokenOut":"USDC","amount":-1}', JSON, 400),
+        # Cross-site pages can send these without a preflight: never an order.
+        (b'{"tokenIn":"SOL","tokenOut":"USDC","amount":"1"}', {"content-type": "text/plain"}, 415),
+        (
+            b"tokenIn=SOL&tokenOut=USDC&amount=1",
+            {"content-type": "application/x-www-form-urlencoded"},
+            415,
+        ),
+        (b'{"tokenIn":"SOL","tokenOut":"USDC","amount":"1"}', {}, 415),
     ],
 )
-def test_malformed_or_oversized_bodies_are_refused(
+def test_malformed_oversized_or_non_json_bodies_are_refused(
     client: Client, settings: Settings, content: bytes, headers: dict[str, str], status: int
 ) -> None:
     before = count_orders(settings.database_url)
     response = client.post("/api/orders/execute", content=content, headers=headers)
     assert response.status_code == status
     assert response.json()["status_code"] == status
+    assert response.json()["detail"]
     assert count_orders(settings.database_url) == before
+
+
+def test_json_with_a_charset_or_a_json_suffix_is_accepted(client: Client) -> None:
+    body = b'{"tokenIn":"SOL","tokenOut":"USDC","amount":"1"}'
+    for media in ("application/json; charset=utf-8", "application/vnd.api+json"):
+        response = client.post("/api/orders/execute", content=body, headers={"content-type": media})
+        assert response.status_code == 201, response.text
 
 
 @pytest.mark.parametrize("order_id", ["01a20088-6200-7d39-929e-4617a4fc898b", "not-a-uuid"])

@@ -41,10 +41,8 @@ def start_worker(settings: Settings, log: Path | None = None) -> Process:
 
 def start_web(settings: Settings, port: int | None = None) -> tuple[Process, str]:
     port = port or free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "--factory", "app.web.asgi:build",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-    ]  # fmt: skip
-    process = Process(command, settings.replace(port=port))
+    process = Process(
+        [sys.executable, "-m", "app.web.serve"], settings.replace(port=port, host="127.0.0.1")
+    )
     wait_for_port(port, process=process.popen, what="web process", timeout=30)  # type: ignore[arg-type]
     return process, f"127.0.0.1:{port}"

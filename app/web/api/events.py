@@ -10,7 +10,9 @@ from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from app.events.schema import OrderEvent
+from app.web.errors import ERRORS_FOR_READS
 from app.web.services import Services
+from app.web.strict import StrictRequest
 
 MAX_EVENTS_PAGE = 1000
 
@@ -23,10 +25,11 @@ class EventPage(msgspec.Struct, rename="camel"):
 
 
 class EventsController(Controller):
+    request_class = StrictRequest
     path = "/api/events"
     tags = ["orders"]
 
-    @get("/")
+    @get("/", responses=ERRORS_FOR_READS)
     async def feed(
         self,
         services: Services,

@@ -6,16 +6,26 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import QueryParameter
 
 from app.domain.failures import ExecutionError
-from app.domain.orders import DEFAULT_SLIPPAGE_BPS, InvalidOrder, validate_order
+from app.domain.orders import (
+    AMOUNT_PATTERN,
+    DEFAULT_SLIPPAGE_BPS,
+    MAX_AMOUNT_CHARS,
+    MAX_SLIPPAGE_BPS,
+    MIN_SLIPPAGE_BPS,
+    InvalidOrder,
+    validate_order,
+)
 from app.domain.routing import choose_best, min_received
 from app.domain.tokens import PAIRS, TOKENS
 from app.events.schema import QuoteView, amount
 from app.venues.catalog import VENUES
 from app.web.api.orders import invalid
+from app.web.errors import ERRORS_FOR_READS
 from app.web.services import Services
+from app.web.strict import StrictRequest
 
 
 class TokenView(msgspec.Struct):
@@ -55,6 +65,7 @@ class QuoteBoard(msgspec.Struct, rename="camel"):
 
 
 class MarketController(Controller):
+    request_class = StrictRequest
     path = "/api"
     tags = ["market"]
 
@@ -71,14 +82,24 @@ class MarketController(Controller):
             ],
         )
 
-    @get("/quote")
+    @get("/quote", responses=ERRORS_FOR_READS)
     async def quote(
         self,
         services: Services,
-        token_in: Annotated[str, QueryParameter(name="tokenIn")],
-        token_out: Annotated[str, QueryParameter(name="tokenOut")],
-        amount: FromQuery[str],
-        slippage_bps: Annotated[int, QueryParameter(name="slippageBps")] = DEFAULT_SLIPPAGE_BPS,
+        token_in: Annotated[str, QueryParameter(name="tokenIn", max_length=16)],
+        token_out: Annotated[str, QueryParameter(name="tokenOut", max_length=16)],
+        amount: Annotated[
+            str,
+            QueryParameter(
+                max_length=MAX_AMOUNT_CHARS,
+                pattern=AMOUNT_PATTERN,
+                description="How much tokenIn to sell, in plain decimal notation.",
+            ),
+        ],
+        slippage_bps: Annotated[
+            int,
+            QueryParameter(name="slippageBps", ge=MIN_SLIPPAGE_BPS, le=MAX_SLIPPAGE_BPS),
+        ] = DEFAULT_SLIPPAGE_BPS,
     ) -> QuoteBoard:
         """Every venue's quote for `amount` of `tokenIn`, and the one an order would take."""
         return await quote_board(services, token_in, token_out, amount, slippage_bps)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -12,22 +11,80 @@ from litestar.exceptions import NotFoundException, TooManyRequestsException, Val
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from app.domain.orders import DEFAULT_SLIPPAGE_BPS, InvalidOrder, validate_order
+from app.domain.orders import (
+    AMOUNT_PATTERN,
+    DEFAULT_SLIPPAGE_BPS,
+    MAX_AMOUNT_CHARS,
+    MAX_SLIPPAGE_BPS,
+    MIN_SLIPPAGE_BPS,
+    InvalidOrder,
+    OrderType,
+    validate_order,
+)
 from app.domain.status import OrderStatus
+from app.domain.tokens import TOKENS
 from app.events.schema import OrderEvent, OrderView
 from app.ids import parse_uuid
+from app.web.errors import ERRORS_FOR_READS, ERRORS_FOR_WRITES, NOT_FOUND, UNAVAILABLE
 from app.web.filters import MAX_PAGE, parse_filter
 from app.web.services import Services
+from app.web.strict import StrictRequest
+
+AMOUNT_DOC = (
+    'How much tokenIn to sell: a decimal string in plain ASCII notation (e.g. "1.5"), or a '
+    "JSON number in the same notation (no exponent). At most "
+    f"{MAX_AMOUNT_CHARS} characters and as many decimal places as tokenIn has."
+)
+SYMBOL = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=16,
+        description=f"A supported token symbol: {', '.join(TOKENS)}.",
+        examples=["SOL"],
+    ),
+]
 
 
 class ExecuteOrder(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     """A market order: swap `amount` of `tokenIn` for as much `tokenOut` as the best venue pays."""
 
-    token_in: str
-    token_out: str
-    amount: Decimal
-    type: str = "market"
-    slippage_bps: int = DEFAULT_SLIPPAGE_BPS
+    token_in: SYMBOL
+    token_out: SYMBOL
+    amount: Annotated[
+        msgspec.Raw,
+        msgspec.Meta(
+            description=AMOUNT_DOC,
+            extra_json_schema={
+                "extra": {
+                    "oneOf": [
+                        {
+                            "type": "string",
+                            "pattern": AMOUNT_PATTERN,
+                            "maxLength": MAX_AMOUNT_CHARS,
+                        },
+                        {"type": "number", "exclusiveMinimum": 0},
+                    ],
+                    "examples": ["1.5"],
+                }
+            },
+        ),
+    ]
+    type: Annotated[
+        str, msgspec.Meta(max_length=16, description="Order type: market.", examples=["market"])
+    ] = OrderType.MARKET.value
+    slippage_bps: Annotated[
+        int,
+        msgspec.Meta(
+            description="The most the fill may fall short of the first quote, in bps.",
+            # Documented here, enforced by the domain's rules (with their wording).
+            extra_json_schema={"extra": {"minimum": MIN_SLIPPAGE_BPS, "maximum": MAX_SLIPPAGE_BPS}},
+        ),
+    ] = DEFAULT_SLIPPAGE_BPS
+
+    def amount_text(self) -> str:
+        """The amount as the client wrote it: a JSON string's content or a number's digits."""
+        raw = bytes(self.amount)
+        return msgspec.json.decode(raw, type=str) if raw.startswith(b'"') else raw.decode()
 
 
 class Links(msgspec.Struct):
@@ -76,14 +133,26 @@ def invalid(error: InvalidOrder, source: str) -> ValidationException:
 
 
 class OrdersController(Controller):
+    request_class = StrictRequest
     path = "/api/orders"
     tags = ["orders"]
 
-    @post("/execute", status_code=HTTP_201_CREATED)
+    @post("/execute", status_code=HTTP_201_CREATED, responses=ERRORS_FOR_WRITES)
     async def execute(
         self, request: Request[Any, Any, Any], data: JSONBody[ExecuteOrder], services: Services
     ) -> PlacedOrder:
         """Place a market order. It is stored as `pending` and executed by a worker."""
+        try:
+            order_request = validate_order(
+                type=data.type,
+                token_in=data.token_in,
+                token_out=data.token_out,
+                amount=data.amount_text(),
+                slippage_bps=data.slippage_bps,
+            )
+        except InvalidOrder as error:
+            raise invalid(error, "body") from None
+        # Only a valid order uses up the client's allowance.
         verdict = await services.limiter.check(client_of(request))
         if not verdict.allowed:
             raise TooManyRequestsException(
@@ -91,20 +160,10 @@ class OrdersController(Controller):
                 f"retry in {verdict.headers['Retry-After']}s",
                 headers=verdict.headers,
             )
-        try:
-            order_request = validate_order(
-                type=data.type,
-                token_in=data.token_in,
-                token_out=data.token_out,
-                amount=data.amount,
-                slippage_bps=data.slippage_bps,
-            )
-        except InvalidOrder as error:
-            raise invalid(error, "body") from None
         order = await services.runtime.desk.place(order_request, client_of(request))
         return PlacedOrder(order.order_id, order.status, order, links(order.order_id))
 
-    @get("/{order_id:str}")
+    @get("/{order_id:str}", responses={**NOT_FOUND, **UNAVAILABLE})
     async def detail(self, order_id: FromPath[str], services: Services) -> OrderDetail:
         """One order and every event of its lifecycle, in seq order."""
         parsed = parse_uuid(order_id)
@@ -114,7 +173,7 @@ class OrdersController(Controller):
         events = await services.runtime.store.events(parsed)
         return OrderDetail(order, events, links(order.order_id))
 
-    @get("/")
+    @get("/", responses=ERRORS_FOR_READS)
     async def index(
         self,
         request: Request[Any, Any, Any],

@@ -1,0 +1,100 @@
+"""How the API says no: one error body, documented, logged without the request's body.
+
+A server the engine needs (PostgreSQL, Redis) that is down or not answering is a 503
+with `Retry-After`, never a 500: the client did nothing wrong and should come back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
+from litestar.types import ExceptionHandlersMap
+from redis.exceptions import RedisError
+
+log = logging.getLogger("app.web")
+
+RETRY_AFTER_SECONDS = 5
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Litestar's standard error body."""
+
+    status_code: int
+    detail: str
+    extra: list[dict[str, str]] | dict[str, Any] | None = None
+
+
+def _spec(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=ErrorBody, description=description)
+
+
+BAD_REQUEST = {400: _spec("The request breaks a rule; `extra` names each field and rule.")}
+NOT_FOUND = {404: _spec("No such resource (or not yours).")}
+UNAVAILABLE = {
+    503: _spec("A server the engine needs is unavailable; retry after `Retry-After` seconds.")
+}
+ERRORS_FOR_READS = {**BAD_REQUEST, **UNAVAILABLE}
+ERRORS_FOR_WRITES = {
+    **BAD_REQUEST,
+    413: _spec("The body is larger than 64 KiB."),
+    415: _spec("The body is not sent as application/json."),
+    429: _spec("Over the order rate limit; retry after `Retry-After` seconds."),
+    **UNAVAILABLE,
+}
+
+OUTAGES: tuple[type[Exception], ...] = (
+    RedisError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.QueryCanceledError,
+    ConnectionError,
+    TimeoutError,
+)
+"""Failures of the servers behind the engine, not of the request."""
+
+
+def client_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[ErrorBody]:
+    """A 4xx: answered with its reason, logged as a warning (never with the request body)."""
+    if error.status_code < 500:
+        log.warning(
+            "%s %s → %s: %s",
+            request.method,
+            request.url.path[:200],
+            error.status_code,
+            str(error.detail)[:300],
+        )
+    extra = error.extra if isinstance(error.extra, list | dict) else None
+    return Response(
+        ErrorBody(error.status_code, str(error.detail), extra),
+        status_code=error.status_code,
+        headers=error.headers,
+        media_type=MediaType.JSON,
+    )
+
+
+def outage(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+    """PostgreSQL or Redis is down or not answering: 503, come back shortly."""
+    what = "Redis" if isinstance(error, RedisError) else "the database"
+    if isinstance(error, TimeoutError | ConnectionError):
+        what = "a server the engine needs"
+    log.warning("%s %s → 503: %s (%s)", request.method, request.url.path[:200], what, error)
+    return Response(
+        ErrorBody(HTTP_503_SERVICE_UNAVAILABLE, f"{what} is unavailable; retry shortly"),
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        media_type=MediaType.JSON,
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    HTTPException: client_error,
+    **dict.fromkeys(OUTAGES, outage),
+}
