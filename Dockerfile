@@ -26,8 +26,10 @@ ENV PATH=/venv/bin:$PATH \
     PYTHONPATH=/srv/engine \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    LOG_FORMAT=json
+    LOG_FORMAT=json \
+    HOST=0.0.0.0 \
+    PORT=8000
 EXPOSE 8000
-# The web role; compose overrides the command for the worker and the migration.
-CMD ["uvicorn", "--factory", "app.web.asgi:build", "--host", "0.0.0.0", "--port", "8000", \
-     "--proxy-headers", "--no-access-log"]
+# The web role (uvicorn with the engine's limits); compose overrides the command for the
+# worker and the migration.
+CMD ["python", "-m", "app.web.serve"]

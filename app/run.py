@@ -1,4 +1,8 @@
-"""`make run`: the whole engine on http://127.0.0.1:8000 until Ctrl-C or SIGTERM."""
+"""`make run`: the whole engine on http://127.0.0.1:8000 until Ctrl-C or SIGTERM.
+
+Whatever dies meanwhile (web, worker, embedded Redis or PostgreSQL) is started again;
+only something that keeps dying stops it all.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from app.infra.stack import Stack
+from app.infra.stack import GaveUp, Stack
 from app.logs import configure_logging
 from app.settings import Settings, SettingsError
 
@@ -43,9 +47,11 @@ def main() -> int:
         stack.start_servers()
         stack.start_processes()
         log.info("Order Execution Engine ready on %s  (Ctrl-C stops it)", stack.url)
-        while (child := stack.exited()) is None:
+        while True:
+            stack.supervise()
             time.sleep(0.2)
-        log.error("process %s exited with code %s; stopping", child.args, child.returncode)
+    except GaveUp as error:
+        log.error("giving up: %s; stopping everything", error)
         code = 1
     except KeyboardInterrupt:
         log.info("stopping")

@@ -46,6 +46,8 @@ class Settings:
     """Where users reach the engine (e.g. https://engine.example.com), if not at `host`."""
     forwarded_allow_ips: str = ""
     """Proxies whose X-Forwarded-For/-Proto are believed; empty: nobody's."""
+    header_timeout_seconds: float = 10.0
+    """A connection that has not sent a request's headers within this long is closed."""
     log_format: str = "text"
     queue_name: str = "orders"
     secret_key: str = ""
@@ -89,6 +91,9 @@ class Settings:
             allowed_hosts=_names(env.get("ALLOWED_HOSTS", "")),
             public_url=public_url,
             forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS", "").strip(),
+            header_timeout_seconds=_read(
+                env, "HEADER_TIMEOUT_SECONDS", float, 10.0, lambda v: v > 0
+            ),
             log_format=_read(env, "LOG_FORMAT", str, "text", lambda v: v in ("text", "json")),
             queue_name=env.get("QUEUE_NAME", "orders") or "orders",
             secret_key=env.get("SECRET_KEY", ""),
@@ -134,6 +139,7 @@ class Settings:
             "ALLOWED_HOSTS": ",".join(self.allowed_hosts),
             "PUBLIC_URL": self.public_url,
             "FORWARDED_ALLOW_IPS": self.forwarded_allow_ips,
+            "HEADER_TIMEOUT_SECONDS": repr(self.header_timeout_seconds),
             "LOG_FORMAT": self.log_format,
             "QUEUE_NAME": self.queue_name,
             "SECRET_KEY": self.secret_key,

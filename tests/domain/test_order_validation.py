@@ -49,7 +49,7 @@ def test_slippage_defaults_when_missing() -> None:
         ({"amount": Decimal("NaN")}, "amount", "finite"),
         # Only ASCII decimal notation: Python's Decimal() would take all of these.
         ({"amount": "١٢"}, "amount", "decimal number"),
-        ({"amount": "１"}, "amount", "decimal number"),
+        ({"amount": "\uff11"}, "amount", "decimal number"),
         ({"amount": "1_000"}, "amount", "decimal number"),
         ({"amount": "1e2"}, "amount", "decimal number"),
         ({"amount": ".5"}, "amount", "decimal number"),

@@ -56,7 +56,7 @@ def test_amounts_may_be_json_numbers_and_slippage_defaults_to_50(client: Client)
         (order_body(amount="2e12"), "amount", "decimal number"),
         (order_body(amount=True), "amount", "decimal"),
         (order_body(amount="١٢"), "amount", "decimal number"),
-        (order_body(amount="１"), "amount", "decimal number"),
+        (order_body(amount="\uff11"), "amount", "decimal number"),
         (order_body(amount="1_000"), "amount", "decimal number"),
         (order_body(amount="1." + "0" * 16_383), "amount", "too long"),
         (order_body(amount=None), "amount", "decimal"),

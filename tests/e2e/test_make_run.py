@@ -22,12 +22,25 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start(
+    data_dir: Path, port: int, *, output: Path | None = None, **settings: str
+) -> subprocess.Popen[bytes]:
+    """`make run` on embedded servers in `data_dir`; its log to `output` if given."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATA_DIR=str(data_dir), PORT=str(port), MOCK_LATENCY_SCALE="0.2")
-    return subprocess.Popen(
-        ["make", "--no-print-directory", "run"], cwd=ROOT, env=env, start_new_session=True
-    )
+    env.update(DATA_DIR=str(data_dir), PORT=str(port), MOCK_LATENCY_SCALE="0.2", **settings)
+    log = open(output, "wb") if output else None  # noqa: SIM115 - the child keeps it open
+    try:
+        return subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+        )
+    finally:
+        if log:
+            log.close()
 
 
 def healthy(base: str) -> bool:
