@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
-from saq.job import ACTIVE_STATUSES, Status
+from redis.exceptions import RedisError
+from saq.job import ACTIVE_STATUSES, Job, Status
 from saq.queue.redis import RedisQueue
 
 from app.clients import connections_for, redis_client
@@ -48,6 +49,21 @@ class OrderQueue(RedisQueue):
     Our jobs are safe to run twice, so every stuck job is handled at the same time, with
     one second of courtesy each. (Written against SAQ 0.26's sweep, which is pinned.)
     """
+
+    DEQUEUE_BACKOFF_SECONDS = 1.0
+
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:
+        """SAQ's dequeue, pausing when Redis is unreachable.
+
+        Every one of a worker's job slots loops on dequeue; with Redis down each attempt
+        fails at once, and SAQ would spin them at full CPU until it is back.
+        """
+        try:
+            return await super().dequeue(timeout, poll_interval)
+        except (RedisError, OSError) as error:
+            log.warning("cannot take jobs (%s); trying again shortly", error)
+            await asyncio.sleep(self.DEQUEUE_BACKOFF_SECONDS)
+            return None
 
     async def sweep(self, lock: int = 60, abort: float = 1.0) -> list[str]:
         if not self._cleanup_script:
