@@ -52,7 +52,7 @@ class OrderQueue(RedisQueue):
 
     DEQUEUE_BACKOFF_SECONDS = 1.0
 
-    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:  # noqa: ASYNC109 - SAQ's signature
         """SAQ's dequeue, pausing when Redis is unreachable.
 
         Every one of a worker's job slots loops on dequeue; with Redis down each attempt
