@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from app.services.execution import RetryLater
+from app.domain.retry import RetryLater
 
 _order: contextvars.ContextVar[str | None] = contextvars.ContextVar("order_id", default=None)
 

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from app.clients import connections_for, redis_client
 from app.db.database import Database
 from app.db.orders import OrderStore
+from app.domain.retry import RETRY
 from app.events.bus import EventPublisher
 from app.metrics import METRICS
 from app.periodic import Periodic
@@ -91,7 +92,7 @@ async def open_runtime(
     await saq_queue.connect()
     queue = ExecutionQueue(saq_queue, policy)
     publisher = EventPublisher(redis, f"{settings.queue_name}:events")
-    quoter = Quoter(venues, timeout=2.0 * max(1.0, settings.mock_latency_scale))
+    quoter = Quoter(venues, timeout=RETRY.quote_timeout(settings.mock_latency_scale))
     executor = Executor(
         store, venues, quoter, publisher, settle_wait=settings.job_heartbeat_seconds / 3
     )

@@ -15,11 +15,6 @@ class FailureKind(enum.StrEnum):
     INSUFFICIENT_LIQUIDITY = "insufficient_liquidity"
 
 
-RETRYABLE: frozenset[FailureKind] = frozenset(
-    {FailureKind.RPC_TIMEOUT, FailureKind.BLOCKHASH_EXPIRED, FailureKind.WORKER_LOST}
-)
-
-
 class ExecutionError(Exception):
     """A step of an order failed; `message` is written for the trader."""
 
@@ -27,7 +22,3 @@ class ExecutionError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in RETRYABLE

@@ -5,9 +5,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-MAX_ATTEMPTS = 3
-"""Attempts in all for one order, the first included."""
-
 
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"

@@ -13,8 +13,9 @@ from decimal import Decimal
 
 from app.db.orders import Move, OrderStore
 from app.domain.failures import ExecutionError, FailureKind
+from app.domain.retry import RETRY, RetryLater
 from app.domain.routing import Quote, choose_best, min_received
-from app.domain.status import MAX_ATTEMPTS, TERMINAL, OrderStatus
+from app.domain.status import TERMINAL, OrderStatus
 from app.domain.tokens import Market, find_market
 from app.events.bus import EventPublisher
 from app.events.schema import OrderView, QuoteView, amount
@@ -27,10 +28,6 @@ log = logging.getLogger(__name__)
 Heartbeat = Callable[[], Awaitable[None]]
 
 RESUMED_ROUTING = "resumed: the previous run stopped before it chose a venue"
-
-
-class RetryLater(Exception):
-    """This attempt failed transiently; run the job again after a backoff."""
 
 
 class _LostRace(Exception):
@@ -152,8 +149,8 @@ class _Run:
         self, attempt: int, cause: str | None = None, note: str | None = None
     ) -> None:
         """Quote everywhere, record the routing step, then build and send to the best venue."""
-        if attempt > MAX_ATTEMPTS:
-            await self._fail(f"{cause} (gave up after {MAX_ATTEMPTS} attempts)")
+        if attempt > RETRY.max_attempts:
+            await self._fail(RETRY.gave_up(cause or "no attempt succeeded", RETRY.max_attempts))
             return
         results = await self.x.quoter.quote_all(
             self.market, self.amount, order_id=self.order_id, attempt=attempt
@@ -252,11 +249,12 @@ class _Run:
     async def _give_up_or_retry(self, error: ExecutionError) -> None:
         # The order's own attempts decide, never the queue's: a job out of runs leaves the
         # order moving, and the reconciler queues it again.
-        if error.retryable and self.attempt < MAX_ATTEMPTS:
+        retryable = RETRY.is_retryable(error.kind)
+        if RETRY.may_retry(error.kind, self.attempt):
             await self.x.store.note_retry(self.order_id, self.status, self.attempt, error.message)
             METRICS.count("oee_retries_total", kind=error.kind.value)
             raise RetryLater(error.message) from error
-        if self.status is OrderStatus.BUILDING and error.retryable:
+        if self.status is OrderStatus.BUILDING and retryable:
             # Out of retries, but the venue may hold our transaction (a lost answer):
             # an order must not end `failed` while its trade can still fill.
             try:
@@ -264,8 +262,8 @@ class _Run:
                     return
             except ExecutionError as final:
                 error = final
-        if error.retryable:
-            await self._fail(f"{error.message} (gave up after {self.attempt} attempts)")
+        if retryable:
+            await self._fail(RETRY.gave_up(error.message, self.attempt))
         else:
             await self._fail(error.message)
 

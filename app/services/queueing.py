@@ -14,7 +14,7 @@ from saq.job import ACTIVE_STATUSES, Job, Status
 from saq.queue.redis import RedisQueue
 
 from app.clients import connections_for, redis_client
-from app.domain.status import MAX_ATTEMPTS
+from app.domain.retry import RETRY
 from app.events.schema import OrderView
 
 JOB_NAME = "execute_order"
@@ -28,12 +28,9 @@ class JobPolicy:
     """Seconds one run may take before the queue cancels and retries it."""
     heartbeat: int
     """Seconds without a sign of life after which a run counts as lost (a killed worker)."""
-    retries: int = MAX_ATTEMPTS * 2
-    """Queue runs allowed. Larger than the order's attempts: a run lost to a crash or a
-    sweep must not use up one of the order's three attempts; those are counted on the
-    order itself (each new attempt is a guarded transition)."""
-    retry_delay: float = 1.0
-    """First backoff; SAQ doubles it per retry, with full jitter (≈1 s, then ≈2 s)."""
+    retries: int = RETRY.queue_runs
+    """Queue runs allowed; the order's attempts are counted on the order itself."""
+    retry_delay: float = RETRY.first_delay_seconds
 
     @classmethod
     def for_latency(cls, latency_scale: float, heartbeat: int) -> JobPolicy:

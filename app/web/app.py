@@ -19,6 +19,7 @@ from litestar.template.config import TemplateConfig
 from litestar_htmx import HTMXPlugin
 
 from app.db.feed import EventFeed
+from app.domain.retry import RETRY
 from app.events.bus import EventHub
 from app.periodic import Periodic
 from app.runtime import open_runtime
@@ -109,6 +110,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
 
 
 def _register_filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.globals["retry"] = RETRY
     engine.engine.filters.update(
         amount=present.amount,
         bps=present.bps,

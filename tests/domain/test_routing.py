@@ -5,6 +5,7 @@ import pytest
 from app.domain.failures import ExecutionError, FailureKind
 from app.domain.fees import DynamicFee, FlatFee
 from app.domain.pool import PoolState
+from app.domain.retry import RETRY
 from app.domain.routing import Quote, QuoteFailure, choose_best, min_received, shortfall_bps
 from app.domain.tokens import TOKENS, Side
 
@@ -66,7 +67,7 @@ def test_no_quote_at_all_says_why(
     with pytest.raises(ExecutionError) as caught:
         choose_best(failures)
     assert caught.value.kind is expected
-    assert caught.value.retryable is retryable
+    assert RETRY.is_retryable(caught.value.kind) is retryable
     assert "v0: reason 0" in caught.value.message or "v1: reason 1" in caught.value.message
 
 

@@ -11,13 +11,13 @@ from decimal import Decimal
 import pytest
 
 from app.db.orders import Move
+from app.domain.retry import RetryLater
 from app.domain.routing import min_received
 from app.domain.status import OrderStatus
 from app.domain.tokens import find_market
 from app.events.schema import OrderEvent, amount
 from app.ids import uuid7
 from app.runtime import Runtime
-from app.services.execution import RetryLater
 from app.venues.base import SwapIntent
 from app.venues.chaos import Fault, Step
 from tests.builders import order_request

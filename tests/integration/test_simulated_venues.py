@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app.domain.failures import ExecutionError, FailureKind
+from app.domain.retry import RETRY
 from app.domain.routing import Quote, QuoteFailure, choose_best, min_received
 from app.domain.tokens import Market, find_market
 from app.settings import Settings
@@ -173,7 +174,7 @@ async def test_a_lost_submit_answer_still_records_the_transaction(redis: Redis) 
     built = await venue.build(SwapIntent("order-5", 1, SOL_USDC, Decimal(1), Decimal(1)))
     with pytest.raises(ExecutionError) as caught:
         await venue.submit(built)
-    assert caught.value.retryable
+    assert RETRY.is_retryable(caught.value.kind)
     recorded = await venue.find("order-5")
     assert recorded is not None
     assert recorded.state is TxState.PENDING
