@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -14,14 +15,21 @@ from app.events.bus import EventPublisher
 from app.metrics import METRICS
 from app.periodic import Periodic
 from app.services.execution import Executor
+from app.services.markets import MarketInfo
+from app.services.monitoring import Monitor
 from app.services.placing import OrderDesk
 from app.services.queueing import ExecutionQueue, JobPolicy, make_queue
 from app.services.quoting import Quoter
+from app.services.reads import OrderReads
 from app.services.reconciler import Reconciler
 from app.settings import Settings
+from app.venues.base import Venue
 from app.venues.clock import Clock
 from app.venues.market import SimulatedMarket
 from app.venues.simulated import SimulatedVenue, build_venues
+
+VenueOverrides = Callable[[dict[str, SimulatedVenue]], Mapping[str, Venue]]
+"""Given the simulated venues, the venues to trade on (e.g. one replaced by a real adapter)."""
 
 
 @dataclass(slots=True)
@@ -30,7 +38,10 @@ class Runtime:
     db: Database
     redis: Redis
     market: SimulatedMarket
-    venues: dict[str, SimulatedVenue]
+    simulated: dict[str, SimulatedVenue]
+    """The simulator's venues, for its own controls (faults, ledger, price moves)."""
+    venues: Mapping[str, Venue]
+    """The venues orders trade on, by name."""
     store: OrderStore
     queue: ExecutionQueue
     publisher: EventPublisher
@@ -38,6 +49,9 @@ class Runtime:
     executor: Executor
     reconciler: Reconciler
     desk: OrderDesk
+    reads: OrderReads
+    markets: MarketInfo
+    monitor: Monitor
     metrics_flusher: Periodic
 
     @property
@@ -61,7 +75,11 @@ WEB_CONCURRENCY = 64
 
 
 async def open_runtime(
-    settings: Settings, *, clock: Clock | None = None, concurrency: int = WEB_CONCURRENCY
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    concurrency: int = WEB_CONCURRENCY,
+    venues: VenueOverrides | None = None,
 ) -> Runtime:
     """Connect to PostgreSQL and Redis and wire the services; `close()` undoes it.
 
@@ -85,23 +103,26 @@ async def open_runtime(
         clock=clock,
     )
     await market.open()
-    venues = build_venues(market)
+    simulated = build_venues(market)
+    trading: Mapping[str, Venue] = venues(simulated) if venues else simulated
     store = OrderStore(db)
     policy = JobPolicy.for_latency(settings.mock_latency_scale, settings.job_heartbeat_seconds)
     saq_queue = make_queue(settings.redis_url, settings.queue_name, concurrency)
     await saq_queue.connect()
     queue = ExecutionQueue(saq_queue, policy)
     publisher = EventPublisher(redis, f"{settings.queue_name}:events")
-    quoter = Quoter(venues, timeout=RETRY.quote_timeout(settings.mock_latency_scale))
+    quoter = Quoter(trading, timeout=RETRY.quote_timeout(settings.mock_latency_scale))
     executor = Executor(
-        store, venues, quoter, publisher, settle_wait=settings.job_heartbeat_seconds / 3
+        store, trading, quoter, publisher, settle_wait=settings.job_heartbeat_seconds / 3
     )
+    reads = OrderReads(store)
     return Runtime(
         settings=settings,
         db=db,
         redis=redis,
         market=market,
-        venues=venues,
+        simulated=simulated,
+        venues=trading,
         store=store,
         queue=queue,
         publisher=publisher,
@@ -109,6 +130,16 @@ async def open_runtime(
         executor=executor,
         reconciler=Reconciler(store, queue),
         desk=OrderDesk(store, queue, publisher),
+        reads=reads,
+        markets=MarketInfo(trading),
+        monitor=Monitor(
+            db,
+            redis,
+            queue,
+            reads,
+            metrics_key=metrics_key(settings),
+            watchers_prefix=f"{settings.queue_name}:ws:",
+        ),
         metrics_flusher=Periodic(
             "metrics flush",
             lambda: METRICS.flush(redis, metrics_key(settings)),

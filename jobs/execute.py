@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from app.events.schema import OrderView
+from app.domain.order import Order
 from app.logs import about_order
 from app.runtime import Runtime
 
@@ -19,7 +19,7 @@ async def execute_order(
     job = ctx["job"]
     # A retry's order has moved on since it was placed: only a first run uses the snapshot.
     snapshot = (
-        msgspec.convert(placed, OrderView, strict=False) if placed and job.attempts == 1 else None
+        msgspec.convert(placed, Order, strict=False) if placed and job.attempts == 1 else None
     )
     with about_order(order_id):
         status = await runtime.executor.execute(

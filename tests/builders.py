@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from app.domain.orders import OrderRequest, validate_order
+from app.domain.requests import OrderRequest, validate_order
 from app.settings import Settings
 from tests.support.infra import Infra
 

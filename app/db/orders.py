@@ -8,9 +8,9 @@ without an explicit transaction, and a writer that lost the race changes nothing
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,28 +18,22 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count
 
 from app.db.database import Database
-from app.db.tables import Order
-from app.db.tables import OrderEvent as EventRow
-from app.domain.orders import OrderRequest
-from app.domain.status import OrderStatus, check_transition
-from app.domain.tokens import Pair
-from app.events.schema import (
-    Notice,
-    OrderEvent,
-    OrderView,
-    QuoteView,
-    amount,
-    decode_quotes,
-    encode,
-)
+from app.db.tables import OrderRow
+from app.domain.filters import OrderFilter, Page
+from app.domain.order import Order
+from app.domain.requests import OrderRequest
+from app.domain.status import TERMINAL, OrderStatus, check_transition
+from app.domain.tokens import find_market
+from app.events.schema import OrderEvent, QuoteView, Recorded, amount, decode_quotes, encode
+from app.ids import parse_uuid
 
 # Every statement that writes an event writes `orders` first, so it holds a transaction
 # id before it takes an event id: the feed's horizon (app/db/feed.py) relies on it.
 _CREATE = """
 WITH created AS (
     INSERT INTO orders (id, type, token_in, token_out, amount_in, slippage_bps, status,
-                        attempt, last_seq, client, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, 1, $7, now(), now())
+                        attempt, last_seq, client, terms, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, 1, $7, $8::jsonb, now(), now())
     RETURNING *
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt)
@@ -107,48 +101,27 @@ class Move:
         check_transition(self.from_status, self.to_status)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    statuses: Sequence[OrderStatus] = ()
-    pair: Pair | None = None
-    """Either direction across this pair."""
-    token_in: str | None = None
-    token_out: str | None = None
-    dex: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    before: uuid.UUID | None = None
-    """Cursor: only orders older than this id."""
-    limit: int = 50
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[OrderView] = field(default_factory=list)
-    next_cursor: str | None = None
-
-
 class OrderStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, order_id: uuid.UUID, request: OrderRequest, client: str) -> Notice:
+    async def create(self, order_id: uuid.UUID, request: OrderRequest, client: str) -> Recorded:
         row = await self.db.fetchrow(
             _CREATE,
             order_id,
-            request.type.value,
-            request.token_in,
-            request.token_out,
+            request.type,
+            request.market.token_in.symbol,
+            request.market.token_out.symbol,
             request.amount,
             request.slippage_bps,
             client[:64],
+            json.dumps(request.terms),
         )
         assert row is not None
-        order = OrderView.from_row(dict(row))
-        event = _event(order, row, seq=1, status=OrderStatus.PENDING, attempt=1)
-        return Notice(event=event, order=order)
+        order = order_from_row(row)
+        return Recorded(_event(order, row, seq=1, status=OrderStatus.PENDING, attempt=1), order)
 
-    async def transition(self, order_id: str, move: Move) -> Notice | None:
+    async def transition(self, order_id: str, move: Move) -> Recorded | None:
         """Apply `move` if the order is still where the caller saw it; None if it is not."""
         row = await self.db.fetchrow(
             _TRANSITION,
@@ -169,7 +142,7 @@ class OrderStore:
         )
         if row is None:
             return None
-        order = OrderView.from_row(dict(row))
+        order = order_from_row(row)
         event = _event(
             order,
             row,
@@ -184,7 +157,7 @@ class OrderStore:
             error=move.error,
             note=move.note,
         )
-        return Notice(event=event, order=order)
+        return Recorded(event, order)
 
     async def note_retry(
         self, order_id: str, status: OrderStatus, attempt: int, reason: str
@@ -192,32 +165,47 @@ class OrderStore:
         """Remember why this attempt failed; the next attempt's event carries it."""
         await self.db.execute(_NOTE_RETRY, uuid.UUID(order_id), status.value, attempt, reason)
 
-    async def get(self, order_id: uuid.UUID | str) -> OrderView | None:
-        rows = await self.db.select(Order.select().where(Order.id == order_id).limit(1))
-        return OrderView.from_row(rows[0]) if rows else None
+    async def get(self, order_id: str) -> Order | None:
+        parsed = parse_uuid(order_id)
+        if parsed is None:
+            return None
+        row = await self.db.fetchrow("SELECT * FROM orders WHERE id = $1", parsed)
+        return order_from_row(row) if row else None
 
-    async def events(self, order_id: uuid.UUID | str, after_seq: int = 0) -> list[OrderEvent]:
-        rows = await self.db.select(
-            EventRow.select()
-            .where((EventRow.order_id == order_id) & (EventRow.seq > after_seq))
-            .order_by(EventRow.seq)
+    async def events(self, order_id: str, after_seq: int = 0) -> list[OrderEvent]:
+        parsed = parse_uuid(order_id)
+        if parsed is None:
+            return []
+        rows = await self.db.fetch(
+            "SELECT * FROM order_events WHERE order_id = $1 AND seq > $2 ORDER BY seq",
+            parsed,
+            after_seq,
         )
         return [event_from_row(row) for row in rows]
 
     async def page(self, where: OrderFilter) -> Page:
-        query = Order.select().order_by(Order.id, ascending=False).limit(where.limit + 1)
+        query = OrderRow.select().order_by(OrderRow.id, ascending=False).limit(where.limit + 1)
         for clause in _clauses(where):
             query = query.where(clause)
         rows = await self.db.select(query)
-        items = [OrderView.from_row(row) for row in rows[: where.limit]]
+        items = [order_from_row(row) for row in rows[: where.limit]]
         more = len(rows) > where.limit
-        return Page(items=items, next_cursor=items[-1].order_id if more and items else None)
+        return Page(items=items, next_cursor=items[-1].id if more and items else None)
 
     async def count_by_status(self, where: OrderFilter) -> dict[OrderStatus, int]:
-        query = Order.select(Order.status, Count()).group_by(Order.status)
+        query = OrderRow.select(OrderRow.status, Count()).group_by(OrderRow.status)
         for clause in _clauses(dataclasses.replace(where, statuses=(), before=None)):
             query = query.where(clause)
         return {OrderStatus(row["status"]): row["count"] for row in await self.db.select(query)}
+
+    async def count_active(self) -> dict[OrderStatus, int]:
+        """Orders still moving, by status."""
+        rows = await self.db.fetch(
+            "SELECT status, count(*) AS n FROM orders"
+            " WHERE status <> ALL($1::varchar[]) GROUP BY status",
+            [s.value for s in TERMINAL],
+        )
+        return {OrderStatus(row["status"]): int(row["n"]) for row in rows}
 
     async def recent_fills_by_venue(self, limit: int = 100) -> dict[str, int]:
         """How the last `limit` confirmed orders split between venues."""
@@ -240,10 +228,11 @@ class OrderStore:
     async def stale_active(self, idle_seconds: float, limit: int = 500) -> list[str]:
         """Orders still moving whose row has not changed for `idle_seconds`."""
         rows = await self.db.fetch(
-            "SELECT id FROM orders WHERE status NOT IN ('confirmed', 'failed')"
+            "SELECT id FROM orders WHERE status <> ALL($3::varchar[])"
             " AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2",
             idle_seconds,
             limit,
+            [s.value for s in TERMINAL],
         )
         return [str(row["id"]) for row in rows]
 
@@ -251,31 +240,59 @@ class OrderStore:
 def _clauses(where: OrderFilter) -> list[Any]:
     clauses: list[Any] = []
     if where.statuses:
-        clauses.append(Order.status.is_in([s.value for s in where.statuses]))
+        clauses.append(OrderRow.status.is_in([s.value for s in where.statuses]))
     if where.pair:
         base, quote = where.pair.base, where.pair.quote
         clauses.append(
-            ((Order.token_in == base) & (Order.token_out == quote))
-            | ((Order.token_in == quote) & (Order.token_out == base))
+            ((OrderRow.token_in == base) & (OrderRow.token_out == quote))
+            | ((OrderRow.token_in == quote) & (OrderRow.token_out == base))
         )
     if where.token_in:
-        clauses.append(Order.token_in == where.token_in)
+        clauses.append(OrderRow.token_in == where.token_in)
     if where.token_out:
-        clauses.append(Order.token_out == where.token_out)
+        clauses.append(OrderRow.token_out == where.token_out)
     if where.dex:
-        clauses.append(Order.dex == where.dex)
+        clauses.append(OrderRow.dex == where.dex)
     if where.created_from:
-        clauses.append(Order.created_at >= where.created_from)
+        clauses.append(OrderRow.created_at >= where.created_from)
     if where.created_to:
-        clauses.append(Order.created_at < where.created_to)
+        clauses.append(OrderRow.created_at < where.created_to)
     if where.before:
-        clauses.append(Order.id < where.before)
+        clauses.append(OrderRow.id < uuid.UUID(where.before))
     return clauses
 
 
-def _event(order: OrderView, row: Any, **fields: Any) -> OrderEvent:
-    return OrderEvent(
-        event_id=row["event_id"], order_id=order.order_id, at=order.updated_at, **fields
+def _event(order: Order, row: Any, **fields: Any) -> OrderEvent:
+    return OrderEvent(event_id=row["event_id"], order_id=order.id, at=order.updated_at, **fields)
+
+
+def order_from_row(row: Any) -> Order:
+    """An `orders` row as the domain's order."""
+    market = find_market(row["token_in"], row["token_out"])
+    if market is None:
+        raise ValueError(f"order {row['id']} trades an unknown pair")
+    terms = row["terms"]
+    return Order(
+        id=str(row["id"]),
+        type=row["type"],
+        market=market,
+        amount=row["amount_in"],
+        slippage_bps=row["slippage_bps"],
+        status=OrderStatus(row["status"]),
+        attempt=row["attempt"],
+        last_seq=row["last_seq"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        terms=json.loads(terms) if isinstance(terms, str) else dict(terms or {}),
+        client=row["client"],
+        dex=row["dex"],
+        tx_hash=row["tx_hash"],
+        quoted_out=row["quoted_out"],
+        min_out=row["min_out"],
+        amount_out=row["amount_out"],
+        executed_price=row["executed_price"],
+        error=row["error"],
+        retry_reason=row["retry_reason"],
     )
 
 

@@ -17,7 +17,11 @@ from piccolo.columns import (
 from piccolo.table import Table
 
 
+# Piccolo's migration history knows these classes as `Order` and `OrderEvent`; the code
+# calls them `OrderRow` and `EventRow` (below), so a name means one thing everywhere.
 class Order(Table, tablename="orders"):
+    """A stored order (the pipeline's object is `app.domain.order.Order`)."""
+
     id = UUID(primary_key=True)
     type = Varchar(length=16)
     token_in = Varchar(length=16)
@@ -40,11 +44,15 @@ class Order(Table, tablename="orders"):
     retry_reason = Text(null=True, default=None)
     """Why the current attempt failed, until the next attempt starts (written on its event)."""
     client = Varchar(length=64, default="")
+    terms = JSONB(default="{}")
+    """What the order's kind adds (app/domain/kinds), e.g. a limit price."""
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
 
 class OrderEvent(Table, tablename="order_events"):
+    """A stored lifecycle event (its wire form is `app.events.schema.OrderEvent`)."""
+
     id = BigSerial(primary_key=True)
     order_id = ForeignKey(references=Order, on_delete=OnDelete.cascade)
     seq = Integer()
@@ -61,4 +69,7 @@ class OrderEvent(Table, tablename="order_events"):
     """Why a step happened that the status alone does not explain (e.g. a resumed run)."""
 
 
-TABLES: tuple[type[Table], ...] = (Order, OrderEvent)
+OrderRow = Order
+EventRow = OrderEvent
+
+TABLES: tuple[type[Table], ...] = (OrderRow, EventRow)

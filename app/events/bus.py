@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from app.events.schema import Notice, decode_notice, encode
+from app.events.schema import Notice, Recorded, decode_notice, encode
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ class EventPublisher:
         self._redis = redis
         self.channel = channel
 
-    async def publish(self, notice: Notice) -> None:
-        await self._redis.publish(self.channel, encode(notice))
+    async def publish(self, recorded: Recorded) -> None:
+        await self._redis.publish(self.channel, encode(recorded.notice()))
 
 
 class Subscription:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 
+from app.domain.order import Order
 from app.domain.routing import QuoteFailure, QuoteResult
 from app.domain.status import TERMINAL, OrderStatus
 
@@ -97,27 +98,27 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
         return self.status in TERMINAL
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> OrderView:
+    def of(cls, order: Order) -> OrderView:
         return cls(
-            order_id=str(row["id"]),
-            type=row["type"],
-            token_in=row["token_in"],
-            token_out=row["token_out"],
-            amount=amount(row["amount_in"]) or "0",
-            slippage_bps=row["slippage_bps"],
-            status=OrderStatus(row["status"]),
-            attempt=row["attempt"],
-            last_seq=row["last_seq"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            dex=row["dex"],
-            tx_hash=row["tx_hash"],
-            quoted_out=amount(row["quoted_out"]),
-            min_out=amount(row["min_out"]),
-            amount_out=amount(row["amount_out"]),
-            executed_price=amount(row["executed_price"]),
-            error=row["error"],
-            retry_reason=row["retry_reason"],
+            order_id=order.id,
+            type=order.type,
+            token_in=order.token_in.symbol,
+            token_out=order.token_out.symbol,
+            amount=amount(order.amount) or "0",
+            slippage_bps=order.slippage_bps,
+            status=order.status,
+            attempt=order.attempt,
+            last_seq=order.last_seq,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+            dex=order.dex,
+            tx_hash=order.tx_hash,
+            quoted_out=amount(order.quoted_out),
+            min_out=amount(order.min_out),
+            amount_out=amount(order.amount_out),
+            executed_price=amount(order.executed_price),
+            error=order.error,
+            retry_reason=order.retry_reason,
         )
 
 
@@ -126,6 +127,17 @@ class Notice(msgspec.Struct, frozen=True):
 
     event: OrderEvent
     order: OrderView
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A step as the store wrote it: its event, and the order as it now stands."""
+
+    event: OrderEvent
+    order: Order
+
+    def notice(self) -> Notice:
+        return Notice(self.event, OrderView.of(self.order))
 
 
 _encoder = msgspec.json.Encoder()

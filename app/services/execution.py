@@ -3,6 +3,7 @@
 Safe to run twice, even at once: every step is a guarded transition (the loser of a
 race stops), submission is idempotent at the venue, and a run that finds the order
 mid-way first asks the venue what became of the transaction it may already have sent.
+What a pending order does first depends on its kind (app/services/policies).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from decimal import Decimal
 
 from app.db.orders import Move, OrderStore
 from app.domain.failures import ExecutionError, FailureKind
+from app.domain.kinds import KINDS
+from app.domain.order import Order
 from app.domain.retry import RETRY, RetryLater
-from app.domain.routing import Quote, choose_best, min_received
+from app.domain.routing import Quote, choose_best
 from app.domain.status import TERMINAL, OrderStatus
-from app.domain.tokens import Market, find_market
 from app.events.bus import EventPublisher
-from app.events.schema import OrderView, QuoteView, amount
+from app.events.schema import QuoteView, amount
 from app.metrics import METRICS
+from app.services.policies import POLICIES
 from app.services.quoting import Quoter
 from app.venues.base import SwapIntent, TxReceipt, TxState, Venue
 
@@ -59,7 +62,7 @@ class Executor:
         order_id: str,
         *,
         heartbeat: Heartbeat = _no_heartbeat,
-        placed: OrderView | None = None,
+        placed: Order | None = None,
     ) -> OrderStatus | None:
         """Drive the order as far as it goes in this run; its status afterwards (None: unknown).
 
@@ -71,38 +74,24 @@ class Executor:
         order = placed if fresh else await self.store.get(order_id)
         if order is None or order.terminal:
             return order.status if order else None
-        run = _Run(self, order, heartbeat)
+        run = Run(self, order, heartbeat)
         try:
             await run.drive()
         except _LostRace:
-            if fresh and run.status is OrderStatus.PENDING:
+            if fresh and run.order.status is OrderStatus.PENDING:
                 # The snapshot was stale (a re-delivered job): start from the stored order.
                 return await self.execute(order_id, heartbeat=heartbeat)
             log.info("order %s moved on in another run", order_id)
-        return run.status
+        return run.order.status
 
 
-class _Run:
-    """One queue run over one order; tracks where the order stands after each step."""
+class Run:
+    """One queue run over one order; `order` is where it stands after each step."""
 
-    def __init__(self, executor: Executor, order: OrderView, heartbeat: Heartbeat) -> None:
+    def __init__(self, executor: Executor, order: Order, heartbeat: Heartbeat) -> None:
         self.x = executor
         self.order = order
-        self.order_id = order.order_id
-        self.status = order.status
-        self.attempt = order.attempt
-        self.dex = order.dex
-        self.entered = order.updated_at
-        """When the order entered its current status (for stage timings)."""
         self.heartbeat = heartbeat
-        market = find_market(order.token_in, order.token_out)
-        if market is None:
-            raise ValueError(f"order {order.order_id} trades an unknown pair")
-        self.market: Market = market
-        self.amount = Decimal(order.amount)
-        self.first_quote = Decimal(order.quoted_out) if order.quoted_out else None
-        self.bound = Decimal(order.min_out) if order.min_out else None
-        """The least this order accepts: fixed by its first routing, for every attempt."""
 
     async def drive(self) -> None:
         try:
@@ -121,39 +110,44 @@ class _Run:
         order = self.order
         failed_attempt = order.retry_reason
         if order.status is OrderStatus.PENDING:
-            await self._attempt(1)
+            await POLICIES[order.type].start(self)
         elif order.status is OrderStatus.ROUTING:
             if failed_attempt:
-                await self._attempt(order.attempt + 1, cause=failed_attempt)
+                await self.attempt(order.attempt + 1, cause=failed_attempt)
             else:
-                await self._attempt(order.attempt, note=RESUMED_ROUTING)
+                await self.attempt(order.attempt, note=RESUMED_ROUTING)
         elif order.status is OrderStatus.BUILDING:
             if await self._adopt_sent():
                 return
             if failed_attempt:
-                await self._attempt(order.attempt + 1, cause=failed_attempt)
+                await self.attempt(order.attempt + 1, cause=failed_attempt)
             else:
                 # Nothing reached the venue: send to the venue this attempt chose.
-                await self._send(self._chosen_venue(), self._bound_or_fail())
+                await self._send(self._chosen_venue(), self._bound())
         elif order.status is OrderStatus.SUBMITTED:
             venue = self._chosen_venue()
             if order.tx_hash is None:
                 raise ExecutionError(FailureKind.NO_ROUTE, "the submitted order has no tx")
             receipt = await venue.status(order.tx_hash) or _unknown(order.tx_hash, order.attempt)
             if receipt.state is TxState.DROPPED:
-                await self._attempt(order.attempt + 1, cause=failed_attempt or receipt.reason)
+                await self.attempt(order.attempt + 1, cause=failed_attempt or receipt.reason)
             else:
                 await self._settle(venue, receipt)
 
-    async def _attempt(
+    async def attempt(
         self, attempt: int, cause: str | None = None, note: str | None = None
     ) -> None:
-        """Quote everywhere, record the routing step, then build and send to the best venue."""
+        """Quote everywhere, record the routing step, then build and send to the best venue.
+
+        The first routing with a quote fixes the order's bound (its kind says how); no
+        later attempt fills below it.
+        """
         if attempt > RETRY.max_attempts:
             await self._fail(RETRY.gave_up(cause or "no attempt succeeded", RETRY.max_attempts))
             return
+        order = self.order
         results = await self.x.quoter.quote_all(
-            self.market, self.amount, order_id=self.order_id, attempt=attempt
+            order.market, order.amount, order_id=order.id, attempt=attempt
         )
         await self._move(
             OrderStatus.ROUTING,
@@ -163,8 +157,7 @@ class _Run:
             note=note,
         )
         best = choose_best(results)
-        token = self.market.token_out
-        bound = self.bound or min_received(best.amount_out, self.order.slippage_bps, token)
+        bound = self.order.min_out or KINDS[order.type].first_bound(order, best.amount_out)
         if best.amount_out < bound:
             raise ExecutionError(FailureKind.SLIPPAGE_EXCEEDED, self._below_bound(best, bound))
         await self._move(
@@ -173,34 +166,38 @@ class _Run:
         await self._send(self.x.venues[best.dex], bound)
 
     async def _send(self, venue: Venue, min_out: Decimal) -> None:
-        intent = SwapIntent(self.order_id, self.attempt, self.market, self.amount, min_out)
+        order = self.order
+        intent = SwapIntent(order.id, order.attempt, order.market, order.amount, min_out)
         built = await venue.build(intent)
         await self.heartbeat()
         receipt = await venue.submit(built)
         await self._submitted(venue, receipt)
 
     def _below_bound(self, best: Quote, bound: Decimal) -> str:
-        token = self.market.token_out.symbol
+        order = self.order
+        token = order.token_out.symbol
         return (
             f"slippage exceeded: the best offer is {amount(best.amount_out)} {token} on "
             f"{best.dex}, below the minimum {amount(bound)} {token} set at the first quote "
-            f"({amount(self.first_quote)} {token}, {self.order.slippage_bps} bps slippage)"
+            f"({amount(order.quoted_out)} {token}, {order.slippage_bps} bps slippage)"
         )
 
-    def _bound_or_fail(self) -> Decimal:
-        if self.bound is None:
+    def _bound(self) -> Decimal:
+        if self.order.min_out is None:
             raise ExecutionError(FailureKind.NO_ROUTE, "the order has no minimum to send with")
-        return self.bound
+        return self.order.min_out
 
     def _chosen_venue(self) -> Venue:
-        venue = self._venue(self.dex)
+        venue = self._venue(self.order.dex)
         if venue is None:
-            raise ExecutionError(FailureKind.NO_ROUTE, f"venue {self.dex!r} is not configured")
+            raise ExecutionError(
+                FailureKind.NO_ROUTE, f"venue {self.order.dex!r} is not configured"
+            )
         return venue
 
     async def _submitted(self, venue: Venue, receipt: TxReceipt) -> None:
         await self._move(
-            OrderStatus.SUBMITTED, self.attempt, dex=venue.name, tx_hash=receipt.tx_hash
+            OrderStatus.SUBMITTED, self.order.attempt, dex=venue.name, tx_hash=receipt.tx_hash
         )
         await self._settle(venue, receipt)
 
@@ -213,7 +210,7 @@ class _Run:
         if receipt.state is TxState.CONFIRMED:
             await self._move(
                 OrderStatus.CONFIRMED,
-                self.attempt,
+                self.order.attempt,
                 dex=venue.name,
                 tx_hash=receipt.tx_hash,
                 amount_out=receipt.amount_out,
@@ -237,11 +234,11 @@ class _Run:
         Asked before starting over from `building`, and before failing there: a run can
         stop (crash, lost answer) after the venue took its transaction.
         """
-        venue = self._venue(self.dex)
-        receipt = await venue.find(self.order_id) if venue else None
+        venue = self._venue(self.order.dex)
+        receipt = await venue.find(self.order.id) if venue else None
         if venue is None or receipt is None:
             return False
-        if receipt.attempt != self.attempt or not receipt.live:
+        if receipt.attempt != self.order.attempt or not receipt.live:
             return False
         await self._submitted(venue, receipt)
         return True
@@ -249,12 +246,13 @@ class _Run:
     async def _give_up_or_retry(self, error: ExecutionError) -> None:
         # The order's own attempts decide, never the queue's: a job out of runs leaves the
         # order moving, and the reconciler queues it again.
+        order = self.order
         retryable = RETRY.is_retryable(error.kind)
-        if RETRY.may_retry(error.kind, self.attempt):
-            await self.x.store.note_retry(self.order_id, self.status, self.attempt, error.message)
+        if RETRY.may_retry(error.kind, order.attempt):
+            await self.x.store.note_retry(order.id, order.status, order.attempt, error.message)
             METRICS.count("oee_retries_total", kind=error.kind.value)
             raise RetryLater(error.message) from error
-        if self.status is OrderStatus.BUILDING and retryable:
+        if order.status is OrderStatus.BUILDING and retryable:
             # Out of retries, but the venue may hold our transaction (a lost answer):
             # an order must not end `failed` while its trade can still fill.
             try:
@@ -263,45 +261,45 @@ class _Run:
             except ExecutionError as final:
                 error = final
         if retryable:
-            await self._fail(RETRY.gave_up(error.message, self.attempt))
+            await self._fail(RETRY.gave_up(error.message, self.order.attempt))
         else:
             await self._fail(error.message)
 
     async def _fail(self, reason: str) -> None:
-        await self._move(OrderStatus.FAILED, self.attempt, error=reason)
+        await self._move(OrderStatus.FAILED, self.order.attempt, error=reason)
 
     async def _move(self, status: OrderStatus, attempt: int, **fields: object) -> None:
-        move = Move(self.status, self.attempt, status, attempt, **fields)  # type: ignore[arg-type]
-        notice = await self.x.store.transition(self.order_id, move)
-        if notice is None:
+        before = self.order
+        move = Move(before.status, before.attempt, status, attempt, **fields)  # type: ignore[arg-type]
+        recorded = await self.x.store.transition(before.id, move)
+        if recorded is None:
             raise _LostRace
-        at = notice.event.at
-        METRICS.observe("oee_stage_seconds", (at - self.entered).total_seconds(), stage=self.status)
+        self.order = order = recorded.order
+        spent = (order.updated_at - before.updated_at).total_seconds()
+        METRICS.observe("oee_stage_seconds", spent, stage=before.status)
         if status in TERMINAL:
-            METRICS.count("oee_orders_finished_total", status=status.value)
-            METRICS.observe("oee_order_seconds", (at - self.order.created_at).total_seconds())
-            order = notice.order
-            if status is OrderStatus.CONFIRMED:
-                log.info(
-                    "confirmed on %s: %s %s for %s %s (attempt %s)",
-                    order.dex, order.amount, order.token_in, order.amount_out, order.token_out,
-                    attempt,
-                )  # fmt: skip
-            else:
-                log.info("failed: %s", order.error)
-        self.status, self.attempt, self.entered = status, attempt, at
-        self.dex = notice.order.dex
-        if self.bound is None and notice.order.min_out:
-            self.bound = Decimal(notice.order.min_out)
-            self.first_quote = Decimal(notice.order.quoted_out or notice.order.min_out)
+            _record_outcome(order)
         try:
-            await self.x.publisher.publish(notice)
+            await self.x.publisher.publish(recorded)
         except Exception:
             # The event is committed; watchers catch up from the database.
-            log.exception("could not publish %s of order %s", status, self.order_id)
+            log.exception("could not publish %s of order %s", status, order.id)
 
     def _venue(self, name: str | None) -> Venue | None:
         return self.x.venues.get(name) if name else None
+
+
+def _record_outcome(order: Order) -> None:
+    METRICS.count("oee_orders_finished_total", status=order.status.value)
+    METRICS.observe("oee_order_seconds", (order.updated_at - order.created_at).total_seconds())
+    if order.status is OrderStatus.CONFIRMED:
+        log.info(
+            "confirmed on %s: %s %s for %s %s (attempt %s)",
+            order.dex, amount(order.amount), order.token_in.symbol, amount(order.amount_out),
+            order.token_out.symbol, order.attempt,
+        )  # fmt: skip
+    else:
+        log.info("failed: %s", order.error)
 
 
 def _unknown(tx_hash: str, attempt: int) -> TxReceipt:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from app.db.database import Database
 from app.db.feed import EventFeed
 from app.events.schema import OrderEvent
 
@@ -62,8 +63,8 @@ class FeedPump:
     BATCH = 500
     START_SECONDS = 5.0
 
-    def __init__(self, feed: EventFeed, capacity: int = 4096) -> None:
-        self.feed = feed
+    def __init__(self, db: Database, capacity: int = 4096) -> None:
+        self.feed = EventFeed(db)
         self.capacity = capacity
         self.position: int | None = None
         """Every event up to this id has been handed to subscribers."""
@@ -87,6 +88,14 @@ class FeedPump:
             await self._task
         for sub in self._subscribers:
             sub.close()
+
+    async def read(self, after: int, upto: int, limit: int) -> list[OrderEvent]:
+        """Stored events with `after` < eventId ≤ `upto`, in order."""
+        return await self.feed.read(after, upto, limit)
+
+    async def horizon(self) -> int:
+        """An eventId below which every event is stored for good (see app/db/feed.py)."""
+        return await self.feed.settled()
 
     def poke(self) -> None:
         """Something was committed: look soon."""

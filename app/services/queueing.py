@@ -14,8 +14,8 @@ from saq.job import ACTIVE_STATUSES, Job, Status
 from saq.queue.redis import RedisQueue
 
 from app.clients import connections_for, redis_client
+from app.domain.order import Order
 from app.domain.retry import RETRY
-from app.events.schema import OrderView
 
 JOB_NAME = "execute_order"
 
@@ -126,7 +126,7 @@ class ExecutionQueue:
         self.queue = queue
         self.policy = policy
 
-    async def enqueue(self, order_id: str, placed: OrderView | None = None) -> bool:
+    async def enqueue(self, order_id: str, placed: Order | None = None) -> bool:
         """Queue the order's job; False if one is already queued or running.
 
         With `placed`, the job carries the new order, sparing the worker a read.

@@ -6,15 +6,30 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
-from app.domain.failures import FailureKind
-from app.domain.routing import QuoteFailure, QuoteResult
+from app.domain.failures import ExecutionError, FailureKind
+from app.domain.requests import OrderRequest
+from app.domain.routing import Quote, QuoteFailure, QuoteResult, choose_best, min_received
 from app.domain.tokens import Market
 from app.metrics import METRICS
 from app.venues.base import Venue
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """Every venue's answer for a request, and what an order placed now would take."""
+
+    request: OrderRequest
+    results: list[QuoteResult]
+    best: Quote | None
+    min_received: Decimal | None
+    """The least the order would accept, at its slippage."""
+    error: str | None
+    """Why no venue can fill it, when `best` is None."""
 
 
 class Quoter:
@@ -31,6 +46,16 @@ class Quoter:
                 *(self._one(v, market, amount_in, order_id, attempt) for v in self.venues.values())
             )
         )
+
+    async def board(self, request: OrderRequest) -> Board:
+        """The quote preview: all venues, the winner after fees, the minimum received."""
+        results = await self.quote_all(request.market, request.amount)
+        try:
+            best = choose_best(results)
+        except ExecutionError as failure:
+            return Board(request, results, None, None, failure.message)
+        floor = min_received(best.amount_out, request.slippage_bps, request.market.token_out)
+        return Board(request, results, best, floor, None)
 
     async def _one(
         self, venue: Venue, market: Market, amount_in: Decimal, order_id: str | None, attempt: int

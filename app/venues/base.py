@@ -64,6 +64,10 @@ class TxReceipt:
 class Venue(Protocol):
     name: str
 
+    def pairs(self) -> frozenset[str]:
+        """Symbols of the pairs this venue has a pool for (e.g. `SOL/USDC`)."""
+        ...
+
     async def quote(
         self, market: Market, amount_in: Decimal, *, order_id: str | None = None, attempt: int = 0
     ) -> QuoteResult:

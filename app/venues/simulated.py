@@ -52,6 +52,9 @@ class SimulatedVenue:
 
     # -- Venue --------------------------------------------------------------------------
 
+    def pairs(self) -> frozenset[str]:
+        return frozenset(self.spec.tvl_usd)
+
     async def quote(
         self, market: Market, amount_in: Decimal, *, order_id: str | None = None, attempt: int = 0
     ) -> QuoteResult:

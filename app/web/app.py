@@ -18,46 +18,56 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar_htmx import HTMXPlugin
 
-from app.db.feed import EventFeed
 from app.domain.retry import RETRY
 from app.events.bus import EventHub
 from app.periodic import Periodic
-from app.runtime import open_runtime
+from app.runtime import VenueOverrides, open_runtime
 from app.services.feed import FeedPump
+from app.services.ratelimit import RateLimiter
 from app.settings import Settings
 from app.venues.clock import Clock
 from app.web import present
 from app.web.api.events import EventsController
 from app.web.api.market import MarketController
 from app.web.api.orders import OrdersController
+from app.web.context import WebContext, provide_web
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.guards import guards
 from app.web.live import dashboard_feed
-from app.web.observability import healthz, metrics, report_watchers
+from app.web.observability import healthz, metrics
 from app.web.pages import PagesController
-from app.web.ratelimit import RateLimiter
-from app.web.services import WebServices, provide_services
 from app.web.sockets import all_events, order_events
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_BODY_BYTES = 64 * 1024
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, venues: VenueOverrides | None = None
+) -> Litestar:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        runtime = await open_runtime(settings, clock=clock)
-        feed = FeedPump(EventFeed(runtime.db))
+        runtime = await open_runtime(settings, clock=clock, venues=venues)
+        feed = FeedPump(runtime.db)
         hub = EventHub(runtime.redis, runtime.publisher.channel, on_notice=feed.poke)
         reporter: Periodic | None = None
         feed.start()
         try:
             await hub.start()
-            limiter = RateLimiter(runtime.redis, settings.order_rate_limit)
-            app.state.services = WebServices(runtime=runtime, hub=hub, feed=feed, limiter=limiter)
+            app.state.web = WebContext(
+                settings=settings,
+                orders=runtime.reads,
+                desk=runtime.desk,
+                quoter=runtime.quoter,
+                markets=runtime.markets,
+                monitor=runtime.monitor,
+                hub=hub,
+                feed=feed,
+                limiter=RateLimiter(runtime.redis, settings.order_rate_limit),
+            )
             reporter = Periodic(
                 "socket count report",
-                lambda: report_watchers(runtime, lambda: hub.watchers + feed.subscribers),
+                lambda: runtime.monitor.report_watchers(hub.watchers + feed.subscribers),
                 interval=2.0,
                 delay=0,
             )
@@ -82,7 +92,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             healthz,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
-        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        dependencies={"web": Provide(provide_web, sync_to_thread=False)},
         lifespan=[lifespan],
         plugins=[HTMXPlugin()],
         template_config=TemplateConfig(

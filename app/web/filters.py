@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 
 from litestar.exceptions import ValidationException
 
-from app.db.orders import OrderFilter
+from app.domain.filters import OrderFilter
+from app.domain.problems import shown
 from app.domain.status import OrderStatus
 from app.domain.tokens import PAIRS_BY_SYMBOL, TOKENS
 from app.ids import parse_uuid
-from app.venues.catalog import VENUES
 
 MAX_PAGE = 200
 
@@ -28,6 +27,7 @@ def parse_filter(
     created_to: str | None,
     cursor: str | None,
     limit: int,
+    venues: Sequence[str],
     source: str = "query",
 ) -> OrderFilter:
     """Turn list filters into an `OrderFilter`, or a 400 naming every bad parameter."""
@@ -41,23 +41,19 @@ def parse_filter(
         try:
             statuses.append(OrderStatus(raw))
         except ValueError:
-            bad("status", f"status {raw!r} is not one of {', '.join(OrderStatus)}")
+            bad("status", f"status {shown(raw)} is not one of {', '.join(OrderStatus)}")
     chosen_pair = PAIRS_BY_SYMBOL.get(pair or "")
     if pair and chosen_pair is None:
-        bad("pair", f"pair {pair!r} is not one of {', '.join(PAIRS_BY_SYMBOL)}")
+        bad("pair", f"pair {shown(pair)} is not one of {', '.join(PAIRS_BY_SYMBOL)}")
     for key, token in (("tokenIn", token_in), ("tokenOut", token_out)):
         if token and token not in TOKENS:
-            bad(key, f"{key} {token!r} is not a supported token ({', '.join(TOKENS)})")
-    venue_names = [v.name for v in VENUES]
-    if dex and dex not in venue_names:
-        bad("dex", f"dex {dex!r} is not one of {', '.join(venue_names)}")
+            bad(key, f"{key} {shown(token)} is not a supported token ({', '.join(TOKENS)})")
+    if dex and dex not in venues:
+        bad("dex", f"dex {shown(dex)} is not one of {', '.join(venues)}")
     start = _moment(created_from, "from", bad, end_of_day=False)
     end = _moment(created_to, "to", bad, end_of_day=True)
-    before: uuid.UUID | None = None
-    if cursor:
-        before = parse_uuid(cursor)
-        if before is None:
-            bad("cursor", "cursor is not one this API returned (expected an order id)")
+    if cursor and parse_uuid(cursor) is None:
+        bad("cursor", "cursor is not one this API returned (expected an order id)")
     if problems:
         raise ValidationException(detail="invalid order filter", extra=problems)
     return OrderFilter(
@@ -68,7 +64,7 @@ def parse_filter(
         dex=dex or None,
         created_from=start,
         created_to=end,
-        before=before,
+        before=cursor or None,
         limit=limit,
     )
 
@@ -89,7 +85,7 @@ def _moment(
             moment = datetime.fromisoformat(raw)
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError):
-        bad(key, f"{key} {raw!r} is not an ISO date (2026-11-21) or datetime")
+        bad(key, f"{key} {shown(raw)} is not an ISO date (2026-11-21) or datetime")
         return None
     return moment
 

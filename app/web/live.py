@@ -14,11 +14,11 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.status_codes import WS_1008_POLICY_VIOLATION
 
-from app.db.orders import OrderFilter
-from app.events.schema import Notice, OrderView
-from app.ids import parse_uuid
-from app.web.pages import RECENT_ROWS, charts_context, order_context
-from app.web.services import Services, WebServices
+from app.domain.order import Order
+from app.domain.problems import shown
+from app.events.bus import Subscription
+from app.events.schema import Notice
+from app.web.context import Web, WebContext
 from app.web.sockets import (
     WS_1013_TRY_AGAIN_LATER,
     close,
@@ -27,92 +27,119 @@ from app.web.sockets import (
     origin_allowed,
     reject,
     send_text,
-    shown,
 )
+from app.web.views import charts_context, order_context, recent_orders
 
 CHART_DELAY = 0.5
 """Seconds a burst of finished orders is gathered into one chart update."""
 
 
 @websocket("/ws/dashboard")
-async def dashboard_feed(socket: WebSocket[Any, Any, Any], services: Services) -> None:
+async def dashboard_feed(socket: WebSocket[Any, Any, Any], web: Web) -> None:
     """Rows and charts for the dashboard; with `?order=<id>`, that order's page."""
-    if not origin_allowed(socket, services.runtime.settings):
+    if not origin_allowed(socket, web.settings):
         await reject(socket, "origin not allowed")
         return
     raw_order = socket.query_params.get("order")
     await socket.accept()
-    order_id = parse_uuid(raw_order) if raw_order else None
-    if raw_order and (order_id is None or await services.runtime.store.get(order_id) is None):
-        await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {shown(raw_order)}")
-        return
-    engine = socket.app.template_engine
-
-    def render(template: str, **context: Any) -> str:
-        return str(engine.get_template(template).render(**context))  # type: ignore[union-attr]
-
-    async def charts(newer_than: float) -> str:
-        return await services.charts.get(lambda: _charts_html(services, render), newer_than)
-
-    async def snapshot() -> str:
-        if order_id is not None:
-            order = await services.runtime.store.get(order_id)
-            return await _order_html(services, render, order) if order else ""
-        page = await services.runtime.store.page(OrderFilter(limit=RECENT_ROWS))
-        rows = "".join(render("partials/order_row.html", order=order) for order in page.items)
-        recent_charts = await charts(time.monotonic() - CHART_DELAY)
-        return f'<tbody hx-swap-oob="innerHTML:#recent-rows">{rows}</tbody>{recent_charts}'
-
-    def update(notice: Notice) -> str:
-        order = notice.order
-        if notice.event.seq == 1:
-            row = render("partials/order_row.html", order=order)
-            return f'<tbody hx-swap-oob="afterbegin:#recent-rows">{row}</tbody>'
-        return render("partials/order_row.html", order=order, oob=True)
-
     async with guarded(socket):
-        if not services.hub.connected:
+        order = await web.orders.order(raw_order) if raw_order else None
+        if raw_order and order is None:
+            await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {shown(raw_order)}")
+            return
+        if not web.hub.connected:
             await close(socket, WS_1013_TRY_AGAIN_LATER, "live updates are reconnecting")
             return
-        async with (
-            services.hub.subscribe(str(order_id) if order_id else None) as sub,
-            closes(socket, sub),
-        ):
-            await send_text(socket, await snapshot())
-            # Charts follow finished orders, at most every CHART_DELAY, trailing the last.
-            charts_stale_since: float | None = None
-            while True:
-                wait = None
-                if charts_stale_since is not None:
-                    wait = max(0.0, charts_stale_since + CHART_DELAY - time.monotonic())
-                try:
-                    item = await asyncio.wait_for(sub.get(), wait)
-                except TimeoutError:
-                    assert charts_stale_since is not None
-                    await send_text(socket, await charts(charts_stale_since))
-                    charts_stale_since = None
-                    continue
-                if item is None:
-                    return
-                if not isinstance(item, Notice):
-                    html = await snapshot()
-                elif order_id is not None:
-                    html = await _order_html(services, render, item.order)
-                else:
-                    html = update(item)
-                    if item.event.terminal and charts_stale_since is None:
-                        charts_stale_since = time.monotonic()
-                if html:
-                    await send_text(socket, html)
+        page = OrderPage(socket, web, order) if order else Dashboard(socket, web)
+        async with web.hub.subscribe(order.id if order else None) as sub, closes(socket, sub):
+            await page.follow(sub)
 
 
-async def _order_html(services: WebServices, render: Any, order: OrderView) -> str:
-    # The notice's order may be older than the newest row: always render the stored state.
-    current = await services.runtime.store.get(order.order_id) or order
-    return str(
-        render("partials/order_detail.html", oob=True, **await order_context(services, current))
-    )
+class LivePage:
+    """One browser page kept current: a snapshot on connect, then an update per notice."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], web: WebContext) -> None:
+        self.socket = socket
+        self.web = web
+
+    def render(self, template: str, **context: Any) -> str:
+        engine = self.socket.app.template_engine
+        return str(engine.get_template(template).render(**context))  # type: ignore[union-attr]
+
+    async def follow(self, sub: Subscription) -> None:
+        await send_text(self.socket, await self.snapshot())
+        while (item := await self.next(sub)) is not None:
+            html = await self.update(item) if isinstance(item, Notice) else await self.snapshot()
+            if html:
+                await send_text(self.socket, html)
+
+    async def next(self, sub: Subscription) -> object | None:
+        """The next notice (or RESYNC), None once the client is gone."""
+        return await sub.get()
+
+    async def snapshot(self) -> str:
+        raise NotImplementedError
+
+    async def update(self, notice: Notice) -> str:
+        raise NotImplementedError
 
 
-async def _charts_html(services: WebServices, render: Any) -> str:
-    return str(render("partials/charts.html", oob=True, **await charts_context(services)))
+class Dashboard(LivePage):
+    """The live table of recent orders and the charts, which trail bursts of fills."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], web: WebContext) -> None:
+        super().__init__(socket, web)
+        self.charts_stale_since: float | None = None
+
+    async def snapshot(self) -> str:
+        rows = "".join(
+            self.render("partials/order_row.html", order=order)
+            for order in await recent_orders(self.web)
+        )
+        charts = await self.charts(time.monotonic() - CHART_DELAY)
+        return f'<tbody hx-swap-oob="innerHTML:#recent-rows">{rows}</tbody>{charts}'
+
+    async def update(self, notice: Notice) -> str:
+        if notice.event.terminal and self.charts_stale_since is None:
+            self.charts_stale_since = time.monotonic()
+        if notice.event.seq == 1:
+            row = self.render("partials/order_row.html", order=notice.order)
+            return f'<tbody hx-swap-oob="afterbegin:#recent-rows">{row}</tbody>'
+        return self.render("partials/order_row.html", order=notice.order, oob=True)
+
+    async def next(self, sub: Subscription) -> object | None:
+        # Charts follow finished orders at most every CHART_DELAY, always trailing the last.
+        while self.charts_stale_since is not None:
+            wait = max(0.0, self.charts_stale_since + CHART_DELAY - time.monotonic())
+            try:
+                return await asyncio.wait_for(sub.get(), wait)
+            except TimeoutError:
+                await send_text(self.socket, await self.charts(self.charts_stale_since))
+                self.charts_stale_since = None
+        return await sub.get()
+
+    async def charts(self, newer_than: float) -> str:
+        async def compute() -> str:
+            return self.render("partials/charts.html", oob=True, **await charts_context(self.web))
+
+        return await self.web.charts.get(compute, newer_than)
+
+
+class OrderPage(LivePage):
+    """One order's details and timeline."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], web: WebContext, order: Order) -> None:
+        super().__init__(socket, web)
+        self.order_id = order.id
+
+    async def snapshot(self) -> str:
+        # Always render the stored state: a notice's order may be older than the newest step.
+        order = await self.web.orders.order(self.order_id)
+        if order is None:
+            return ""
+        return self.render(
+            "partials/order_detail.html", oob=True, **await order_context(self.web, order)
+        )
+
+    async def update(self, notice: Notice) -> str:
+        return await self.snapshot()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import functools
 import io
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Annotated, Any
@@ -19,75 +17,24 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 
-from app.db.orders import OrderFilter
-from app.domain.orders import DEFAULT_SLIPPAGE_BPS, InvalidOrder, validate_order
+from app.domain.filters import OrderFilter
+from app.domain.problems import InvalidOrder, shown
 from app.domain.status import OrderStatus
-from app.domain.tokens import PAIRS, PAIRS_BY_SYMBOL, TOKENS
+from app.domain.tokens import PAIRS_BY_SYMBOL
 from app.events.schema import OrderView
-from app.ids import parse_uuid
-from app.venues.catalog import VENUES
+from app.web import intake
 from app.web.api.market import quote_board
 from app.web.api.orders import client_of
+from app.web.context import Web, WebContext
 from app.web.filters import parse_filter, problems_of
-from app.web.present import (
-    confirm_times,
-    execution_vs_quote,
-    route_choices,
-    timeline,
-    total_time,
-    venue_shares,
-)
-from app.web.services import Services, WebServices
+from app.web.views import dashboard_context, form_context, order_context
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
-RECENT_ROWS = 25
 HISTORY_PAGE = 50
 CSV_LIMIT = 100_000
-FORM_FIELDS = ("type", "tokenIn", "tokenOut", "amount", "slippageBps")
-
-
-@functools.cache
-def markets_json() -> str:
-    """For the form: which tokens each token trades against."""
-    markets: dict[str, list[str]] = {symbol: [] for symbol in TOKENS}
-    for pair in PAIRS:
-        markets[pair.base].append(pair.quote)
-        markets[pair.quote].append(pair.base)
-    return json.dumps(markets)
-
-
-def form_values(raw: dict[str, str] | None = None) -> dict[str, str]:
-    values = {"tokenIn": "SOL", "tokenOut": "USDC", "amount": "1", "slippageBps": "50"}
-    values.update({k: v for k, v in (raw or {}).items() if k in FORM_FIELDS})
-    try:
-        values["slippagePercent"] = f"{int(values['slippageBps']) / 100:.2f}"
-    except ValueError:
-        values["slippagePercent"] = "?"
-    return values
-
-
-async def charts_context(services: WebServices) -> dict[str, Any]:
-    store = services.runtime.store
-    counts = await store.recent_fills_by_venue()
-    return {
-        "shares": venue_shares(counts),
-        "fills_total": sum(counts.values()),
-        "confirm": confirm_times(await store.recent_confirm_times()),
-    }
-
-
-async def order_context(services: WebServices, order: OrderView) -> dict[str, Any]:
-    events = await services.runtime.store.events(order.order_id)
-    return {
-        "order": order,
-        "stages": timeline(events),
-        "routes": route_choices(order, events),
-        "vs_quote": execution_vs_quote(order),
-        "total": total_time(order),
-    }
 
 
 def history_filters(
@@ -112,31 +59,26 @@ class PagesController(Controller):
     response_headers = [ResponseHeader(name="Content-Security-Policy", value=CSP)]
 
     @get("/")
-    async def dashboard(self, services: Services) -> Template:
-        return Template("pages/dashboard.html", context=await self._dashboard(services))
+    async def dashboard(self, web: Web) -> Template:
+        return Template("pages/dashboard.html", context=await dashboard_context(web))
 
     @post("/orders")
-    async def place(self, request: HTMXRequest, services: Services) -> Response[Any]:
+    async def place(self, request: HTMXRequest, web: Web) -> Response[Any]:
         """The dashboard's order form: the same rules and the same desk as the JSON API."""
-        raw = {k: str(v) for k, v in (await request.form()).items() if k in FORM_FIELDS}
+        fields = intake.form_fields()
+        raw = {k: str(v) for k, v in (await request.form()).items() if k in fields}
         try:
-            order_request = validate_order(
-                type=raw.get("type", "market"),
-                token_in=raw.get("tokenIn", ""),
-                token_out=raw.get("tokenOut", ""),
-                amount=raw.get("amount", ""),
-                slippage_bps=raw.get("slippageBps") or None,
-            )
+            order_request = intake.order_request({k: v for k, v in raw.items() if v != ""})
         except InvalidOrder as error:
             errors = {p.field: p.message for p in error.problems}
-            return await self._form_errors(request, services, raw, errors, 422)
-        verdict = await services.limiter.check(client_of(request))
+            return await self._form_errors(request, web, raw, errors, 422)
+        verdict = await web.limiter.check(client_of(request))
         if not verdict.allowed:
             message = f"Rate limit reached: try again in {verdict.headers['Retry-After']} s."
             return await self._form_errors(
-                request, services, raw, {"form": message}, 429, verdict.headers
+                request, web, raw, {"form": message}, 429, verdict.headers
             )
-        order = await services.runtime.desk.place(order_request, client_of(request))
+        order = OrderView.of(await web.desk.place(order_request, client_of(request)))
         if not request.htmx:
             return Redirect(f"/orders/{order.order_id}", status_code=303)
         return Template("partials/order_row.html", context={"order": order})
@@ -144,90 +86,76 @@ class PagesController(Controller):
     async def _form_errors(
         self,
         request: HTMXRequest,
-        services: WebServices,
+        web: WebContext,
         raw: dict[str, str],
         errors: dict[str, str],
         status: int,
         headers: dict[str, str] | None = None,
     ) -> Response[Any]:
-        form = {"form": form_values(raw), "errors": errors}
+        form = form_context(raw, errors)
         if request.htmx:
             return HTMXTemplate(
                 template_name="partials/order_form.html",
-                context={**form, "tokens": list(TOKENS.values()), "markets_json": markets_json()},
+                context=form,
                 re_target="#order-form",
                 re_swap="outerHTML",
                 status_code=status,
                 headers=headers,
             )
-        context = {**await self._dashboard(services), **form}
+        context = {**await dashboard_context(web), **form}
         return Template(
             "pages/dashboard.html", context=context, status_code=status, headers=headers
         )
 
-    async def _dashboard(self, services: WebServices) -> dict[str, Any]:
-        page = await services.runtime.store.page(OrderFilter(limit=RECENT_ROWS))
-        return {
-            "page": "dashboard",
-            "form": form_values(),
-            "errors": {},
-            "tokens": list(TOKENS.values()),
-            "markets_json": markets_json(),
-            "orders": page.items,
-            "board": None,
-            "problems": [],
-            **await charts_context(services),
-        }
-
     @get("/partials/quote")
     async def quote_preview(
         self,
-        services: Services,
+        web: Web,
         token_in: Annotated[str, QueryParameter(name="tokenIn")] = "",
         token_out: Annotated[str, QueryParameter(name="tokenOut")] = "",
         amount: FromQuery[str] = "",
         slippage_bps: Annotated[str, QueryParameter(name="slippageBps")] = "",
     ) -> Template:
         """The live quote preview under the order form."""
+        fields = {"tokenIn": token_in, "tokenOut": token_out, "amount": amount}
         try:
-            slippage = int(slippage_bps) if slippage_bps else DEFAULT_SLIPPAGE_BPS
-            board = await quote_board(services, token_in, token_out, amount, slippage)
-            context: dict[str, Any] = {"board": board, "problems": []}
-        except ValidationException as error:
-            context = {"board": None, "problems": problems_of(error)}
-        except ValueError:
-            context = {"board": None, "problems": ["slippageBps must be a whole number"]}
-        return Template("partials/quote_preview.html", context=context)
+            request = intake.order_request({**fields, "slippageBps": slippage_bps or None})
+        except InvalidOrder as error:
+            return Template(
+                "partials/quote_preview.html",
+                context={"board": None, "problems": [p.message for p in error.problems]},
+            )
+        board = quote_board(await web.quoter.board(request))
+        return Template("partials/quote_preview.html", context={"board": board, "problems": []})
 
     @get("/orders", dependencies={"chosen": Provide(history_filters, sync_to_thread=False)})
     async def history(
         self,
         request: HTMXRequest,
-        services: Services,
+        web: Web,
         chosen: NamedDependency[dict[str, str]],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
         """Every order, newest first, filtered; a plain GET form that htmx enhances."""
         problems: list[str] = []
         try:
-            where = self._filter(chosen, cursor, HISTORY_PAGE)
+            where = self._filter(web, chosen, cursor, HISTORY_PAGE)
         except ValidationException as error:
             problems = problems_of(error)
             where = OrderFilter(limit=HISTORY_PAGE)
-        store = services.runtime.store
-        page = await store.page(where)
-        counts = await store.count_by_status(where)
+        page = await web.orders.page(where)
+        counts = await web.orders.counts(where)
         query = {k: v for k, v in chosen.items() if v}
         context = {
             "page": "history",
             "filters": chosen,
             "problems": problems,
-            "orders": page.items,
+            "orders": [OrderView.of(order) for order in page.items],
             "counts": [(s.value, counts.get(s, 0)) for s in OrderStatus],
             "total": sum(counts.values()),
             "statuses": [s.value for s in OrderStatus],
             "pairs": list(PAIRS_BY_SYMBOL),
-            "venues": [v.name for v in VENUES],
+            "venues": web.markets.venue_names,
             "links": {
                 "all": _url("/orders", {**query, "status": ""}),
                 "status": {
@@ -253,10 +181,9 @@ class PagesController(Controller):
         media_type="text/csv",
         dependencies={"chosen": Provide(history_filters, sync_to_thread=False)},
     )
-    async def export(self, services: Services, chosen: NamedDependency[dict[str, str]]) -> Stream:
+    async def export(self, web: Web, chosen: NamedDependency[dict[str, str]]) -> Stream:
         """Every order matching the history filters (all pages), newest first."""
-        where = self._filter(chosen, None, 1000)
-        store = services.runtime.store
+        where = self._filter(web, chosen, None, 1000)
 
         async def rows() -> AsyncIterator[str]:
             buffer = io.StringIO()
@@ -264,16 +191,16 @@ class PagesController(Controller):
             writer.writerow(CSV_COLUMNS)
             sent, cursor = 0, where
             while True:
-                page = await store.page(cursor)
+                page = await web.orders.page(cursor)
                 for order in page.items:
-                    writer.writerow(_csv_row(order))
+                    writer.writerow(_csv_row(OrderView.of(order)))
                 sent += len(page.items)
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
                 if not page.next_cursor or sent >= CSV_LIMIT:
                     return
-                cursor = replace(where, before=parse_uuid(page.next_cursor))
+                cursor = replace(where, before=page.next_cursor)
 
         return Stream(
             rows(),
@@ -282,17 +209,18 @@ class PagesController(Controller):
         )
 
     @get("/orders/{order_id:str}")
-    async def order_page(self, order_id: FromPath[str], services: Services) -> Template:
-        parsed = parse_uuid(order_id)
-        order = await services.runtime.store.get(parsed) if parsed else None
+    async def order_page(self, order_id: FromPath[str], web: Web) -> Template:
+        order = await web.orders.order(order_id)
         if order is None:
-            raise NotFoundException(detail=f"no order with id {order_id!r}")
+            raise NotFoundException(detail=f"no order with id {shown(order_id)}")
         return Template(
-            "pages/order.html", context={"page": "order", **await order_context(services, order)}
+            "pages/order.html", context={"page": "order", **await order_context(web, order)}
         )
 
     @staticmethod
-    def _filter(chosen: Mapping[str, str | None], cursor: str | None, limit: int) -> OrderFilter:
+    def _filter(
+        web: WebContext, chosen: Mapping[str, str | None], cursor: str | None, limit: int
+    ) -> OrderFilter:
         return parse_filter(
             status=[chosen["status"] or ""] if chosen.get("status") else None,
             pair=chosen.get("pair") or None,
@@ -303,6 +231,7 @@ class PagesController(Controller):
             created_to=chosen.get("to") or None,
             cursor=cursor,
             limit=limit,
+            venues=web.markets.venue_names,
         )
 
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,14 +23,15 @@ from litestar.status_codes import (
     WS_1011_INTERNAL_ERROR,
 )
 
-from app.db.orders import OrderStore
+from app.domain.order import Order
+from app.domain.problems import shown
 from app.events.bus import Subscription
 from app.events.schema import Notice, OrderEvent, encode
-from app.ids import parse_uuid
 from app.services.feed import FeedPump, FeedSubscription
+from app.services.reads import OrderReads
 from app.settings import Settings
+from app.web.context import Web
 from app.web.errors import OUTAGES
-from app.web.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,6 @@ async def close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> Non
     if len(encoded) > MAX_REASON_BYTES:
         reason = encoded[: MAX_REASON_BYTES - 3].decode(errors="ignore") + "…"
     await socket.close(code=code, reason=reason)
-
-
-def shown(raw: str, limit: int = 40) -> str:
-    """A client-supplied id, quoted and cut short, for a message."""
-    return repr(raw if len(raw) <= limit else raw[:limit] + "…")
 
 
 @contextlib.asynccontextmanager
@@ -155,11 +150,9 @@ async def _close_quickly(socket: WebSocket[Any, Any, Any], code: int, reason: st
 
 
 @websocket("/api/orders/{order_id:str}/ws")
-async def order_events(
-    socket: WebSocket[Any, Any, Any], order_id: FromPath[str], services: Services
-) -> None:
+async def order_events(socket: WebSocket[Any, Any, Any], order_id: FromPath[str], web: Web) -> None:
     """One order's events from seq 1 (or after `?since=N`), then live; closed after the last."""
-    if not origin_allowed(socket, services.runtime.settings):
+    if not origin_allowed(socket, web.settings):
         await reject(socket, "origin not allowed")
         return
     since_raw = socket.query_params.get("since", "0")
@@ -167,33 +160,30 @@ async def order_events(
     if not SEQ.fullmatch(since_raw):
         await close(socket, WS_1008_POLICY_VIOLATION, "since must be a whole number (a seq)")
         return
-    parsed = parse_uuid(order_id)
-    if parsed is None:
-        await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {shown(order_id)}")
-        return
     async with guarded(socket):
-        if not services.hub.connected:
+        order = await web.orders.order(order_id)
+        if order is None:
+            await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {shown(order_id)}")
+            return
+        if not web.hub.connected:
             await close(socket, WS_1013_TRY_AGAIN_LATER, "live events are reconnecting; retry")
             return
-        async with services.hub.subscribe(str(parsed)) as sub, closes(socket, sub):
-            await _stream(socket, services.runtime.store, parsed, int(since_raw), sub)
+        async with web.hub.subscribe(order.id) as sub, closes(socket, sub):
+            await _stream(socket, web.orders, order, int(since_raw), sub)
 
 
 async def _stream(
     socket: WebSocket[Any, Any, Any],
-    store: OrderStore,
-    order_id: uuid.UUID,
+    orders: OrderReads,
+    order: Order,
     last: int,
     sub: Subscription,
 ) -> None:
-    order = await store.get(order_id)
-    if order is None:
-        await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {str(order_id)!r}")
-        return
+    """Stored events after seq `last`, then live ones; the database fills any gap."""
     catch_up = True
     while True:
         if catch_up:
-            for event in await store.events(order_id, after_seq=last):
+            for event in await orders.events(order.id, after_seq=last):
                 await send_event(socket, event)
                 last = event.seq
                 if event.terminal:
@@ -225,13 +215,13 @@ async def _stream(
 
 
 @websocket("/api/orders/ws")
-async def all_events(socket: WebSocket[Any, Any, Any], services: Services) -> None:
+async def all_events(socket: WebSocket[Any, Any, Any], web: Web) -> None:
     """Every order's events in eventId order, live; `?since=<eventId>` replays what came after.
 
     A client that falls behind is closed with 1013 and a reason naming the last eventId
     it was sent: reconnecting with `since` set to it loses nothing.
     """
-    if not origin_allowed(socket, services.runtime.settings):
+    if not origin_allowed(socket, web.settings):
         await reject(socket, "origin not allowed")
         return
     since_raw = socket.query_params.get("since")
@@ -242,8 +232,8 @@ async def all_events(socket: WebSocket[Any, Any, Any], services: Services) -> No
     since = None if since_raw is None else int(since_raw)
     async with guarded(socket):
         try:
-            async with services.feed.subscribe() as sub, closes(socket, sub):
-                fell_behind_at = await _firehose(socket, services, sub, since)
+            async with web.feed.subscribe() as sub, closes(socket, sub):
+                fell_behind_at = await _firehose(socket, web.feed, sub, since)
         except TimeoutError:
             await close(socket, WS_1011_INTERNAL_ERROR, "the event store is unavailable; retry")
             return
@@ -256,11 +246,10 @@ async def all_events(socket: WebSocket[Any, Any, Any], services: Services) -> No
 
 
 async def _firehose(
-    socket: WebSocket[Any, Any, Any], services: Services, sub: FeedSubscription, since: int | None
+    socket: WebSocket[Any, Any, Any], feed: FeedPump, sub: FeedSubscription, since: int | None
 ) -> int | None:
     """Stream until the client leaves (None) or falls behind (the last eventId sent)."""
     sent = sub.start if since is None else since
-    feed = services.feed.feed
     try:
         while sent < sub.start:
             older = await feed.read(sent, sub.start, FeedPump.BATCH)

@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.domain.orders import DEFAULT_SLIPPAGE_BPS, InvalidOrder, OrderType, validate_order
+from app.domain.problems import InvalidOrder
+from app.domain.requests import DEFAULT_SLIPPAGE_BPS, validate_order
 from app.domain.tokens import Side
 
 GOOD = {
@@ -16,7 +17,7 @@ GOOD = {
 
 def test_a_valid_request() -> None:
     request = validate_order(**GOOD)
-    assert request.type is OrderType.MARKET
+    assert request.type == "market"
     assert request.amount == Decimal("1.5")
     assert request.market.side is Side.SELL_BASE
     assert (request.token_in, request.token_out) == ("SOL", "USDC")

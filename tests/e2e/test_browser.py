@@ -124,7 +124,7 @@ def watch_rows(page: Any) -> None:
 async def place_directly(settings: Settings) -> str:
     runtime = await open_runtime(settings)
     try:
-        return (await runtime.desk.place(order_request(), "test")).order_id
+        return (await runtime.desk.place(order_request(), "test")).id
     finally:
         await runtime.close()
 

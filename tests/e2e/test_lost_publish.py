@@ -21,7 +21,7 @@ async def test_events_committed_without_a_publish_still_reach_the_watcher(
     live: Live, runtime: Runtime
 ) -> None:
     # Stored but never queued or announced: nothing but the database knows what follows.
-    order_id = (await runtime.store.create(uuid7(), order_request(), "test")).order.order_id
+    order_id = (await runtime.store.create(uuid7(), order_request(), "test")).order.id
     async with connect(f"{live.ws}/api/orders/{order_id}/ws") as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert first["status"] == "pending"

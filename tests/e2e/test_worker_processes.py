@@ -13,12 +13,13 @@ from typing import TypeVar
 
 import pytest
 
+from app.domain.order import Order
 from app.domain.status import TERMINAL, OrderStatus
-from app.events.schema import OrderView
 from app.runtime import Runtime, open_runtime
 from app.settings import Settings
 from app.venues.chaos import Fault, Step
 from tests.builders import order_request
+from tests.support.ledger import fills
 from tests.support.processes import start_worker
 from tests.support.waiting import eventually
 
@@ -26,35 +27,31 @@ S = OrderStatus
 T = TypeVar("T")
 
 
-async def finished(runtime: Runtime, order_id: str, timeout: float = 60) -> OrderView:
-    async def check() -> OrderView | None:
+async def finished(runtime: Runtime, order_id: str, timeout: float = 60) -> Order:
+    async def check() -> Order | None:
         order = await runtime.store.get(order_id)
         return order if order and order.status in TERMINAL else None
 
     return await eventually(check, timeout=timeout, what=f"order {order_id} to finish")
 
 
-async def fills(runtime: Runtime, order_id: str) -> int:
-    return sum([await venue.fills(order_id) for venue in runtime.venues.values()])
-
-
 async def test_the_queue_retries_a_transient_failure_with_backoff(
     runtime: Runtime, empty_db: None
 ) -> None:
     order = await runtime.desk.place(order_request(), "test")  # no worker yet: it waits queued
-    await runtime.market.faults.plan(order.order_id, Step.BUILD, Fault.TIMEOUT)
+    await runtime.market.faults.plan(order.id, Step.BUILD, Fault.TIMEOUT)
     worker = start_worker(runtime.settings)
     try:
-        done = await finished(runtime, order.order_id)
+        done = await finished(runtime, order.id)
     finally:
         worker.stop()
     assert done.status is S.CONFIRMED
     assert done.attempt == 2
-    events = await runtime.store.events(order.order_id)
+    events = await runtime.store.events(order.id)
     retry = next(e for e in events if e.status is S.ROUTING and e.attempt == 2)
     assert "timed out" in (retry.error or "")
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    assert await fills(runtime, order.order_id) == 1
+    assert await fills(runtime, order.id) == 1
 
 
 @pytest.fixture
@@ -78,29 +75,29 @@ async def test_a_worker_killed_while_an_order_is_submitted_loses_nothing(
         # (other tests' trades in the shared pools) during the long landing.
         order = await runtime.desk.place(order_request(slippage_bps=3000), "test")
 
-        async def submitted() -> OrderView | None:
-            current = await runtime.store.get(order.order_id)
+        async def submitted() -> Order | None:
+            current = await runtime.store.get(order.id)
             return current if current and current.status is S.SUBMITTED else None
 
         sent = await eventually(submitted, timeout=30, what="the order to be submitted")
         second = start_worker(runtime.settings)
         first.kill()
-        still_moving = await runtime.store.get(order.order_id)
+        still_moving = await runtime.store.get(order.id)
         assert still_moving is not None
         assert still_moving.status is S.SUBMITTED
 
-        done = await finished(runtime, order.order_id)
+        done = await finished(runtime, order.id)
     finally:
         first.stop()
         if second is not None:
             second.stop()
     assert done.status is S.CONFIRMED
     assert done.tx_hash == sent.tx_hash, "the transaction already sent must not be resent"
-    events = await runtime.store.events(order.order_id)
+    events = await runtime.store.events(order.id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert [e.status for e in events].count(S.CONFIRMED) == 1
     assert sum(e.status in TERMINAL for e in events) == 1
-    assert await fills(runtime, order.order_id) == 1
+    assert await fills(runtime, order.id) == 1
 
 
 async def test_a_killed_workers_orders_all_resume_at_once_not_one_by_one(
@@ -117,7 +114,7 @@ async def test_a_killed_workers_orders_all_resume_at_once_not_one_by_one(
         ]
 
         async def all_submitted() -> bool:
-            stored = [await runtime.store.get(o.order_id) for o in orders]
+            stored = [await runtime.store.get(o.id) for o in orders]
             return all(o is not None and o.status is S.SUBMITTED for o in stored)
 
         await eventually(all_submitted, timeout=30, what="every order to be submitted")
@@ -125,7 +122,7 @@ async def test_a_killed_workers_orders_all_resume_at_once_not_one_by_one(
         second = start_worker(settings)
 
         async def all_resumed() -> bool:
-            jobs = await runtime.queue.queue.jobs([o.order_id for o in orders])
+            jobs = await runtime.queue.queue.jobs([o.id for o in orders])
             return all(job is not None and job.attempts >= 2 for job in jobs)
 
         # Taken over once its heartbeat (2 s here) runs out; SAQ's serial sweep would
@@ -135,14 +132,14 @@ async def test_a_killed_workers_orders_all_resume_at_once_not_one_by_one(
             timeout=settings.job_heartbeat_seconds + 5,
             what="every stuck order to be picked up again",
         )
-        done = [await finished(runtime, o.order_id) for o in orders]
+        done = [await finished(runtime, o.id) for o in orders]
     finally:
         first.stop()
         if second is not None:
             second.stop()
     assert {o.status for o in done} == {S.CONFIRMED}
     for order in orders:
-        assert await fills(runtime, order.order_id) == 1
+        assert await fills(runtime, order.id) == 1
 
 
 async def test_two_workers_sharing_the_queue_execute_each_order_once(
@@ -152,16 +149,16 @@ async def test_two_workers_sharing_the_queue_execute_each_order_once(
     try:
         orders = [await runtime.desk.place(order_request(amount="0.5"), "test") for _ in range(20)]
         for order in orders:
-            assert not await runtime.queue.enqueue(order.order_id), "one job per order"
-        done = [await finished(runtime, order.order_id) for order in orders]
+            assert not await runtime.queue.enqueue(order.id), "one job per order"
+        done = [await finished(runtime, order.id) for order in orders]
     finally:
         for worker in workers:
             worker.stop()
     assert {order.status for order in done} == {S.CONFIRMED}
     for order in orders:
-        events = await runtime.store.events(order.order_id)
+        events = await runtime.store.events(order.id)
         assert sum(e.status in TERMINAL for e in events) == 1
-        assert await fills(runtime, order.order_id) == 1
+        assert await fills(runtime, order.id) == 1
 
 
 async def test_worker_logs_are_json_lines_that_name_the_order(
@@ -171,11 +168,11 @@ async def test_worker_logs_are_json_lines_that_name_the_order(
     worker = start_worker(runtime.settings.replace(log_format="json"), log=log)
     try:
         order = await runtime.desk.place(order_request(), "test")
-        await finished(runtime, order.order_id)
+        await finished(runtime, order.id)
 
         def logged() -> list[dict[str, str]]:
             lines = [json.loads(line) for line in log.read_text().splitlines() if line]
-            return [line for line in lines if line.get("orderId") == order.order_id]
+            return [line for line in lines if line.get("orderId") == order.id]
 
         about = await eventually(_async(logged), what="a log line about the order")
     finally:

@@ -14,7 +14,7 @@ from tests.builders import order_request
 
 async def place(runtime: Runtime) -> str:
     notice = await runtime.store.create(uuid7(), order_request(), "test")
-    return notice.order.order_id
+    return notice.order.id
 
 
 def test_a_horizon_needs_a_later_snapshot_and_waits_for_what_was_in_flight() -> None:

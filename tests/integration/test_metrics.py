@@ -7,7 +7,7 @@ import re
 from litestar.testing import TestClient
 
 from app.metrics import METRICS, Metrics, render
-from app.runtime import Runtime
+from app.runtime import Runtime, open_runtime
 from app.settings import Settings
 from app.web.app import create_app
 from tests.builders import order_body
@@ -32,12 +32,20 @@ async def test_counts_and_histograms_add_up_across_flushes(runtime: Runtime) -> 
     assert "# TYPE oee_queue_depth gauge\noee_queue_depth 4" in text
 
 
+async def execute_and_flush(settings: Settings, order_id: str) -> None:
+    """What a worker does with the order, then its metrics flush."""
+    runtime = await open_runtime(settings)
+    try:
+        assert await runtime.executor.execute(order_id) is not None
+        await METRICS.flush(runtime.redis, runtime.metrics_key)
+    finally:
+        await runtime.close()
+
+
 def test_the_metrics_endpoint_reports_the_pipeline(settings: Settings) -> None:
     with TestClient(create_app(settings)) as client:
         order_id = client.post("/api/orders/execute", json=order_body()).json()["orderId"]
-        runtime: Runtime = client.app.state.services.runtime
-        assert client.blocking_portal.call(runtime.executor.execute, order_id) is not None
-        client.blocking_portal.call(METRICS.flush, runtime.redis, runtime.metrics_key)
+        client.blocking_portal.call(execute_and_flush, settings, order_id)
         text = client.get("/metrics").text
     samples = dict(re.findall(r"^(oee_\S+) (\S+)$", text, re.MULTILINE))
     assert float(samples["oee_orders_placed_total"]) >= 1

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from decimal import Decimal
 
 import pytest
 
-from app.db.orders import Move, OrderFilter
+from app.db.orders import Move
+from app.domain.filters import OrderFilter
 from app.domain.status import IllegalTransition, OrderStatus
 from app.ids import uuid7
 from app.runtime import Runtime
@@ -19,7 +19,7 @@ S = OrderStatus
 
 async def place(runtime: Runtime, **overrides: object) -> str:
     notice = await runtime.store.create(uuid7(), order_request(**overrides), "test")
-    return notice.order.order_id
+    return notice.order.id
 
 
 async def test_a_new_order_is_pending_with_event_one(runtime: Runtime) -> None:
@@ -28,7 +28,7 @@ async def test_a_new_order_is_pending_with_event_one(runtime: Runtime) -> None:
     events = await runtime.store.events(order_id)
     assert order is not None
     assert order.status is S.PENDING
-    assert order.amount == "1.5"
+    assert order.amount == Decimal("1.5")
     assert [(e.seq, e.status, e.attempt) for e in events] == [(1, S.PENDING, 1)]
 
 
@@ -99,13 +99,12 @@ async def test_pages_walk_newest_first_and_filter(runtime: Runtime, empty_db: No
     moved = ids[1]
     await runtime.store.transition(moved, Move(S.PENDING, 1, S.ROUTING, 1))
     first = await runtime.store.page(OrderFilter(token_in="JUP", limit=2))
-    assert [o.order_id for o in first.items] == ids[::-1][:2]
+    assert [o.id for o in first.items] == ids[::-1][:2]
     assert first.next_cursor == ids[3]
-    after = uuid.UUID(ids[3])
-    rest = await runtime.store.page(OrderFilter(token_in="JUP", limit=10, before=after))
-    assert [o.order_id for o in rest.items] == ids[::-1][2:]
+    rest = await runtime.store.page(OrderFilter(token_in="JUP", limit=10, before=ids[3]))
+    assert [o.id for o in rest.items] == ids[::-1][2:]
     assert rest.next_cursor is None
     routing = await runtime.store.page(OrderFilter(token_in="JUP", statuses=[S.ROUTING]))
-    assert [o.order_id for o in routing.items] == [moved]
+    assert [o.id for o in routing.items] == [moved]
     counts = await runtime.store.count_by_status(OrderFilter(token_in="JUP"))
     assert counts == {S.PENDING: 4, S.ROUTING: 1}

@@ -11,7 +11,7 @@ from tests.builders import order_request
 
 
 async def place(runtime: Runtime) -> str:
-    return (await runtime.store.create(uuid7(), order_request(), "test")).order.order_id
+    return (await runtime.store.create(uuid7(), order_request(), "test")).order.id
 
 
 async def test_an_orphaned_order_is_queued_again(runtime: Runtime) -> None:

@@ -10,8 +10,8 @@ from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from app.events.schema import OrderEvent
+from app.web.context import Web
 from app.web.errors import ERRORS_FOR_READS
-from app.web.services import Services
 from app.web.strict import StrictRequest
 
 MAX_EVENTS_PAGE = 1000
@@ -32,7 +32,7 @@ class EventsController(Controller):
     @get("/", responses=ERRORS_FOR_READS)
     async def feed(
         self,
-        services: Services,
+        web: Web,
         after: Annotated[
             int,
             QueryParameter(ge=0, le=2**62, description="Events with an eventId above this"),
@@ -44,9 +44,8 @@ class EventsController(Controller):
         Only events below the feed's horizon are served: none with a smaller eventId can
         still be committed later, so paging by `nextAfter` never skips one.
         """
-        feed = services.feed.feed
-        async with asyncio.timeout(services.runtime.settings.db_timeout_seconds):
-            horizon = await feed.settled()
-        items = await feed.read(after, horizon, limit) if after < horizon else []
+        async with asyncio.timeout(web.settings.db_timeout_seconds):
+            horizon = await web.feed.horizon()
+        items = await web.feed.read(after, horizon, limit) if after < horizon else []
         next_after = items[-1].event_id if items else after
         return EventPage(items, next_after, f"/api/events?after={next_after}&limit={limit}")

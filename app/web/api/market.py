@@ -8,23 +8,20 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from app.domain.failures import ExecutionError
-from app.domain.orders import (
+from app.domain.problems import InvalidOrder
+from app.domain.requests import (
     AMOUNT_PATTERN,
     DEFAULT_SLIPPAGE_BPS,
     MAX_AMOUNT_CHARS,
     MAX_SLIPPAGE_BPS,
     MIN_SLIPPAGE_BPS,
-    InvalidOrder,
-    validate_order,
 )
-from app.domain.routing import choose_best, min_received
-from app.domain.tokens import PAIRS, TOKENS
+from app.domain.tokens import TOKENS
 from app.events.schema import QuoteView, amount
-from app.venues.catalog import VENUES
-from app.web.api.orders import invalid
+from app.services.quoting import Board
+from app.web import intake
+from app.web.context import Web
 from app.web.errors import ERRORS_FOR_READS
-from app.web.services import Services
 from app.web.strict import StrictRequest
 
 
@@ -70,22 +67,19 @@ class MarketController(Controller):
     tags = ["market"]
 
     @get("/tokens")
-    async def tokens(self) -> Catalog:
+    async def tokens(self, web: Web) -> Catalog:
         """Supported tokens, and the pairs with the venues that have a pool for each."""
         return Catalog(
             tokens=[TokenView(t.symbol, t.name, t.decimals) for t in TOKENS.values()],
             pairs=[
-                PairView(
-                    p.symbol, p.base, p.quote, [v.name for v in VENUES if p.symbol in v.tvl_usd]
-                )
-                for p in PAIRS
+                PairView(p.symbol, p.base, p.quote, venues) for p, venues in web.markets.pairs()
             ],
         )
 
     @get("/quote", responses=ERRORS_FOR_READS)
     async def quote(
         self,
-        services: Services,
+        web: Web,
         token_in: Annotated[str, QueryParameter(name="tokenIn", max_length=16)],
         token_out: Annotated[str, QueryParameter(name="tokenOut", max_length=16)],
         amount: Annotated[
@@ -102,36 +96,28 @@ class MarketController(Controller):
         ] = DEFAULT_SLIPPAGE_BPS,
     ) -> QuoteBoard:
         """Every venue's quote for `amount` of `tokenIn`, and the one an order would take."""
-        return await quote_board(services, token_in, token_out, amount, slippage_bps)
+        fields = {"tokenIn": token_in, "tokenOut": token_out, "amount": amount}
+        try:
+            request = intake.order_request({**fields, "slippageBps": slippage_bps})
+        except InvalidOrder as error:
+            raise intake.invalid(error, "query") from None
+        return quote_board(await web.quoter.board(request))
 
 
-async def quote_board(
-    services: Services, token_in: str, token_out: str, raw_amount: str, slippage_bps: int
-) -> QuoteBoard:
-    try:
-        request = validate_order(
-            type="market",
-            token_in=token_in,
-            token_out=token_out,
-            amount=raw_amount,
-            slippage_bps=slippage_bps,
+def quote_board(board: Board) -> QuoteBoard:
+    """The API's shape of a quote preview."""
+    request = board.request
+    best = None
+    if board.best is not None and board.min_received is not None:
+        best = Best(
+            board.best.dex, amount(board.best.amount_out) or "0", amount(board.min_received) or "0"
         )
-    except InvalidOrder as error:
-        raise invalid(error, "query") from None
-    results = await services.runtime.quoter.quote_all(request.market, request.amount)
-    best, reason = None, None
-    try:
-        chosen = choose_best(results)
-        floor = min_received(chosen.amount_out, request.slippage_bps, request.market.token_out)
-        best = Best(chosen.dex, amount(chosen.amount_out) or "0", amount(floor) or "0")
-    except ExecutionError as failure:
-        reason = failure.message
     return QuoteBoard(
-        token_in=request.token_in,
-        token_out=request.token_out,
+        token_in=request.market.token_in.symbol,
+        token_out=request.market.token_out.symbol,
         amount=amount(request.amount) or "0",
         slippage_bps=request.slippage_bps,
-        quotes=[QuoteView.of(r) for r in results],
+        quotes=[QuoteView.of(r) for r in board.results],
         best=best,
-        error=reason,
+        error=board.error,
     )

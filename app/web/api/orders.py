@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException, TooManyRequestsException, ValidationException
+from litestar.exceptions import NotFoundException, TooManyRequestsException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from app.domain.orders import (
+from app.domain.kinds import KINDS
+from app.domain.problems import InvalidOrder, shown
+from app.domain.requests import (
     AMOUNT_PATTERN,
     DEFAULT_SLIPPAGE_BPS,
     MAX_AMOUNT_CHARS,
     MAX_SLIPPAGE_BPS,
     MIN_SLIPPAGE_BPS,
-    InvalidOrder,
-    OrderType,
-    validate_order,
 )
 from app.domain.status import OrderStatus
 from app.domain.tokens import TOKENS
 from app.events.schema import OrderEvent, OrderView
-from app.ids import parse_uuid
+from app.web import intake
+from app.web.context import Web
 from app.web.errors import ERRORS_FOR_READS, ERRORS_FOR_WRITES, NOT_FOUND, UNAVAILABLE
 from app.web.filters import MAX_PAGE, parse_filter
-from app.web.services import Services
 from app.web.strict import StrictRequest
 
 AMOUNT_DOC = (
@@ -45,8 +45,8 @@ SYMBOL = Annotated[
 ]
 
 
-class ExecuteOrder(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    """A market order: swap `amount` of `tokenIn` for as much `tokenOut` as the best venue pays."""
+class OrderBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """An order: swap `amount` of `tokenIn` for `tokenOut`, on the terms of its `type`."""
 
     token_in: SYMBOL
     token_out: SYMBOL
@@ -70,8 +70,13 @@ class ExecuteOrder(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
         ),
     ]
     type: Annotated[
-        str, msgspec.Meta(max_length=16, description="Order type: market.", examples=["market"])
-    ] = OrderType.MARKET.value
+        str,
+        msgspec.Meta(
+            max_length=16,
+            description=f"Order type: {', '.join(KINDS.names())}.",
+            examples=["market"],
+        ),
+    ] = "market"
     slippage_bps: Annotated[
         int,
         msgspec.Meta(
@@ -81,10 +86,45 @@ class ExecuteOrder(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
         ),
     ] = DEFAULT_SLIPPAGE_BPS
 
-    def amount_text(self) -> str:
-        """The amount as the client wrote it: a JSON string's content or a number's digits."""
+    def fields(self) -> dict[str, object]:
+        """The request in the API's field names, the amount exactly as the client wrote it
+        (a JSON string's content, or a JSON number's digits)."""
         raw = bytes(self.amount)
-        return msgspec.json.decode(raw, type=str) if raw.startswith(b'"') else raw.decode()
+        text = msgspec.json.decode(raw, type=str) if raw.startswith(b'"') else raw.decode()
+        values: dict[str, object] = {
+            "type": self.type,
+            "tokenIn": self.token_in,
+            "tokenOut": self.token_out,
+            "amount": text,
+            "slippageBps": self.slippage_bps,
+        }
+        for info in msgspec.structs.fields(self):
+            value = getattr(self, info.name)
+            if info.encode_name not in values and value is not None:
+                values[info.encode_name] = value
+        return values
+
+
+def _with_kind_fields() -> type[OrderBody]:
+    """The body with every order kind's own fields (optional here; each kind requires its own)."""
+    extras = [
+        (
+            re.sub(r"(?<!^)(?=[A-Z])", "_", f.name).lower(),
+            Annotated[f.kind | None, msgspec.Meta(description=f.description)],
+            msgspec.field(default=None, name=f.name),
+        )
+        for kind in KINDS.kinds.values()
+        for f in kind.fields
+    ]
+    body = msgspec.defstruct("ExecuteOrder", extras, bases=(OrderBody,), kw_only=True)
+    assert issubclass(body, OrderBody)
+    return body
+
+
+if TYPE_CHECKING:
+    ExecuteOrder = OrderBody
+else:
+    ExecuteOrder = _with_kind_fields()
 
 
 class Links(msgspec.Struct):
@@ -125,13 +165,6 @@ def client_of(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def invalid(error: InvalidOrder, source: str) -> ValidationException:
-    return ValidationException(
-        detail=str(error),
-        extra=[{"key": p.field, "message": p.message, "source": source} for p in error.problems],
-    )
-
-
 class OrdersController(Controller):
     request_class = StrictRequest
     path = "/api/orders"
@@ -139,45 +172,38 @@ class OrdersController(Controller):
 
     @post("/execute", status_code=HTTP_201_CREATED, responses=ERRORS_FOR_WRITES)
     async def execute(
-        self, request: Request[Any, Any, Any], data: JSONBody[ExecuteOrder], services: Services
+        self, request: Request[Any, Any, Any], data: JSONBody[ExecuteOrder], web: Web
     ) -> PlacedOrder:
-        """Place a market order. It is stored as `pending` and executed by a worker."""
+        """Place an order. It is stored as `pending` and executed by a worker."""
         try:
-            order_request = validate_order(
-                type=data.type,
-                token_in=data.token_in,
-                token_out=data.token_out,
-                amount=data.amount_text(),
-                slippage_bps=data.slippage_bps,
-            )
+            order_request = intake.order_request(data.fields())
         except InvalidOrder as error:
-            raise invalid(error, "body") from None
+            raise intake.invalid(error, "body") from None
         # Only a valid order uses up the client's allowance.
-        verdict = await services.limiter.check(client_of(request))
+        verdict = await web.limiter.check(client_of(request))
         if not verdict.allowed:
             raise TooManyRequestsException(
                 detail=f"order rate limit of {verdict.limit} per minute reached; "
                 f"retry in {verdict.headers['Retry-After']}s",
                 headers=verdict.headers,
             )
-        order = await services.runtime.desk.place(order_request, client_of(request))
+        order = OrderView.of(await web.desk.place(order_request, client_of(request)))
         return PlacedOrder(order.order_id, order.status, order, links(order.order_id))
 
     @get("/{order_id:str}", responses={**NOT_FOUND, **UNAVAILABLE})
-    async def detail(self, order_id: FromPath[str], services: Services) -> OrderDetail:
+    async def detail(self, order_id: FromPath[str], web: Web) -> OrderDetail:
         """One order and every event of its lifecycle, in seq order."""
-        parsed = parse_uuid(order_id)
-        order = await services.runtime.store.get(parsed) if parsed else None
-        if order is None or parsed is None:
-            raise NotFoundException(detail=f"no order with id {order_id!r}")
-        events = await services.runtime.store.events(parsed)
-        return OrderDetail(order, events, links(order.order_id))
+        order = await web.orders.order(order_id)
+        if order is None:
+            raise NotFoundException(detail=f"no order with id {shown(order_id)}")
+        events = await web.orders.events(order.id)
+        return OrderDetail(OrderView.of(order), events, links(order.id))
 
     @get("/", responses=ERRORS_FOR_READS)
     async def index(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
+        web: Web,
         status: Annotated[
             list[str] | None, QueryParameter(description="One or more statuses (repeat or comma)")
         ] = None,
@@ -207,10 +233,11 @@ class OrdersController(Controller):
             created_to=created_to,
             cursor=cursor,
             limit=limit,
+            venues=web.markets.venue_names,
         )
-        page = await services.runtime.store.page(where)
+        page = await web.orders.page(where)
         next_url = None
         if page.next_cursor:
             params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
             next_url = f"/api/orders?{urlencode([*params, ('cursor', page.next_cursor)])}"
-        return OrderPage(page.items, page.next_cursor, next_url)
+        return OrderPage([OrderView.of(o) for o in page.items], page.next_cursor, next_url)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal
 
+from app.domain.kinds import KINDS, OrderKind
+from app.domain.problems import InvalidOrder, Problem, shown
 from app.domain.tokens import MAX_AMOUNT, PAIRS, TOKENS, Market, find_market
 
 DEFAULT_SLIPPAGE_BPS = 50
@@ -21,31 +24,19 @@ _AMOUNT = re.compile(AMOUNT_PATTERN, re.ASCII)
 _WHOLE = re.compile(r"^[0-9]{1,9}$", re.ASCII)
 
 
-class OrderType(enum.StrEnum):
-    MARKET = "market"
-    # LIMIT and SNIPER come next; they add a `waiting` status (see DESIGN.md).
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One rule a request broke, named by the field as the client sent it."""
-
-    field: str
-    message: str
-
-
-class InvalidOrder(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(p.message for p in problems))
-        self.problems = tuple(problems)
-
-
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    type: OrderType
+    """A valid request to place an order, before it is stored."""
+
+    kind: OrderKind
     market: Market
     amount: Decimal
     slippage_bps: int
+    terms: dict[str, str] = dataclass_field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return self.kind.name
 
     @property
     def token_in(self) -> str:
@@ -63,31 +54,29 @@ def validate_order(
     token_out: str,
     amount: Decimal | str | int,
     slippage_bps: int | str | None,
+    terms: Mapping[str, object] | None = None,
 ) -> OrderRequest:
-    """Check every rule and return the request, or raise `InvalidOrder` listing all problems."""
+    """Check every rule and return the request, or raise `InvalidOrder` listing all problems.
+
+    `terms` are the fields the order's kind adds (app/domain/kinds), as the client sent them.
+    """
     problems: list[Problem] = []
-    order_type = _order_type(type, problems)
+    kind = _kind(type, problems)
     market = _market(token_in, token_out, problems)
     parsed_amount = _amount(amount, market, problems)
     slippage = _slippage(slippage_bps, problems)
-    if (
-        problems
-        or order_type is None
-        or market is None
-        or parsed_amount is None
-        or slippage is None
-    ):
+    parsed_terms = kind.parse_terms(terms or {}, problems) if kind else {}
+    if problems or kind is None or market is None or parsed_amount is None or slippage is None:
         raise InvalidOrder(problems)
-    return OrderRequest(order_type, market, parsed_amount, slippage)
+    return OrderRequest(kind, market, parsed_amount, slippage, parsed_terms)
 
 
-def _order_type(raw: str, problems: list[Problem]) -> OrderType | None:
-    try:
-        return OrderType(raw)
-    except ValueError:
-        allowed = ", ".join(t.value for t in OrderType)
-        problems.append(Problem("type", f"type must be one of: {allowed} (got {_shown(raw)})"))
-        return None
+def _kind(raw: str, problems: list[Problem]) -> OrderKind | None:
+    if raw in KINDS:
+        return KINDS[raw]
+    allowed = ", ".join(KINDS.names())
+    problems.append(Problem("type", f"type must be one of: {allowed} (got {shown(raw)})"))
+    return None
 
 
 def _market(token_in: str, token_out: str, problems: list[Problem]) -> Market | None:
@@ -96,7 +85,7 @@ def _market(token_in: str, token_out: str, problems: list[Problem]) -> Market | 
         if symbol not in TOKENS:
             supported = ", ".join(TOKENS)
             problems.append(
-                Problem(field, f"{field} {_shown(symbol)} is not a supported token ({supported})")
+                Problem(field, f"{field} {shown(symbol)} is not a supported token ({supported})")
             )
             known = False
     if not known:
@@ -147,7 +136,7 @@ def _parse_amount(raw: Decimal | str | int, problems: list[Problem]) -> Decimal 
         return None
     text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
     if not isinstance(text, str):
-        problems.append(Problem("amount", f"amount must be a decimal string (got {_shown(raw)})"))
+        problems.append(Problem("amount", f"amount must be a decimal string (got {shown(raw)})"))
         return None
     text = text.strip()
     if len(text) > MAX_AMOUNT_CHARS:
@@ -191,13 +180,8 @@ def _slippage(raw: int | str | None, problems: list[Problem]) -> int | None:
             Problem(
                 "slippageBps",
                 f"slippageBps must be a whole number from {MIN_SLIPPAGE_BPS} to "
-                f"{MAX_SLIPPAGE_BPS} (got {_shown(raw)})",
+                f"{MAX_SLIPPAGE_BPS} (got {shown(raw)})",
             )
         )
         return None
     return value
-
-
-def _shown(raw: object, limit: int = 40) -> str:
-    text = repr(raw)
-    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,39 @@
+"""What the pages, the API's lists and the sockets read about orders: one service over the store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.db.orders import OrderStore
+from app.domain.filters import OrderFilter, Page
+from app.domain.order import Order
+from app.domain.status import OrderStatus
+from app.events.schema import OrderEvent
+
+
+class OrderReads:
+    def __init__(self, store: OrderStore) -> None:
+        self._store = store
+
+    async def order(self, order_id: str) -> Order | None:
+        """The order, or None if the id is unknown (or not an id at all)."""
+        return await self._store.get(order_id)
+
+    async def events(self, order_id: str, after_seq: int = 0) -> list[OrderEvent]:
+        return await self._store.events(order_id, after_seq)
+
+    async def page(self, where: OrderFilter) -> Page:
+        return await self._store.page(where)
+
+    async def counts(self, where: OrderFilter) -> dict[OrderStatus, int]:
+        """Orders per status matching `where` (its status and cursor aside)."""
+        return await self._store.count_by_status(where)
+
+    async def active(self) -> dict[OrderStatus, int]:
+        return await self._store.count_active()
+
+    async def fills_by_venue(self, recent: int = 100) -> dict[str, int]:
+        return await self._store.recent_fills_by_venue(recent)
+
+    async def confirm_times(self, recent: int = 40) -> list[tuple[str, datetime, datetime]]:
+        return await self._store.recent_confirm_times(recent)

@@ -1,0 +1,47 @@
+"""What a web process's handlers work with: services, built once in the app's lifespan.
+
+Handlers ask for it as `web: Web`. It holds services only — the web layer never reaches
+the store, SQL or a venue directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+
+from app.events.bus import EventHub
+from app.services.feed import FeedPump
+from app.services.markets import MarketInfo
+from app.services.monitoring import Monitor
+from app.services.placing import OrderDesk
+from app.services.quoting import Quoter
+from app.services.ratelimit import RateLimiter
+from app.services.reads import OrderReads
+from app.settings import Settings
+from app.web.cache import Shared
+
+
+@dataclass(slots=True)
+class WebContext:
+    settings: Settings
+    orders: OrderReads
+    desk: OrderDesk
+    quoter: Quoter
+    markets: MarketInfo
+    monitor: Monitor
+    hub: EventHub
+    feed: FeedPump
+    limiter: RateLimiter
+    charts: Shared = field(default_factory=Shared)
+    """The dashboard charts: computed once, shared by every dashboard socket."""
+
+
+def provide_web(state: State) -> WebContext:
+    web: WebContext = state.web
+    return web
+
+
+Web = NamedDependency[WebContext]
+"""How handlers ask for it: `web: Web`."""

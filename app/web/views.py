@@ -1,0 +1,100 @@
+"""What the pages show, built from services: the context each template renders.
+
+Shared by the full pages (app/web/pages.py) and the live updates (app/web/live.py), so a
+component looks the same however it reaches the browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from app.domain.filters import OrderFilter
+from app.domain.order import Order
+from app.domain.tokens import PAIRS, TOKENS
+from app.events.schema import OrderView
+from app.web.context import WebContext
+from app.web.intake import form_fields
+from app.web.present import (
+    confirm_times,
+    execution_vs_quote,
+    route_choices,
+    timeline,
+    total_time,
+    venue_shares,
+)
+
+RECENT_ROWS = 25
+"""Rows the dashboard's live table shows."""
+FORM_DEFAULTS = {"type": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amount": "1",
+                 "slippageBps": "50"}  # fmt: skip
+
+
+@functools.cache
+def markets_json() -> str:
+    """For the form: which tokens each token trades against."""
+    markets: dict[str, list[str]] = {symbol: [] for symbol in TOKENS}
+    for pair in PAIRS:
+        markets[pair.base].append(pair.quote)
+        markets[pair.quote].append(pair.base)
+    return json.dumps(markets)
+
+
+def form_values(raw: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The order form's fields: defaults, then what the user typed."""
+    values = {**FORM_DEFAULTS, **{k: v for k, v in (raw or {}).items() if k in form_fields()}}
+    try:
+        values["slippagePercent"] = f"{int(values['slippageBps']) / 100:.2f}"
+    except ValueError:
+        values["slippagePercent"] = "?"
+    return values
+
+
+def form_context(
+    raw: Mapping[str, str] | None = None, errors: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "form": form_values(raw),
+        "errors": dict(errors or {}),
+        "tokens": list(TOKENS.values()),
+        "markets_json": markets_json(),
+    }
+
+
+async def recent_orders(web: WebContext) -> list[OrderView]:
+    page = await web.orders.page(OrderFilter(limit=RECENT_ROWS))
+    return [OrderView.of(order) for order in page.items]
+
+
+async def charts_context(web: WebContext) -> dict[str, Any]:
+    counts = await web.orders.fills_by_venue()
+    return {
+        "shares": venue_shares(counts),
+        "fills_total": sum(counts.values()),
+        "confirm": confirm_times(await web.orders.confirm_times()),
+    }
+
+
+async def dashboard_context(web: WebContext) -> dict[str, Any]:
+    return {
+        "page": "dashboard",
+        **form_context(),
+        "orders": await recent_orders(web),
+        "board": None,
+        "problems": [],
+        **await charts_context(web),
+    }
+
+
+async def order_context(web: WebContext, order: Order) -> dict[str, Any]:
+    view = OrderView.of(order)
+    events = await web.orders.events(order.id)
+    return {
+        "order": view,
+        "stages": timeline(events),
+        "routes": route_choices(view, events),
+        "vs_quote": execution_vs_quote(view),
+        "total": total_time(view),
+    }
