@@ -17,6 +17,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check app jobs tests bench
 	$(BIN)/ruff format --check app jobs tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The README's pictures, taken by the browser tests from our own running app.
 screenshots: $(STAMP)

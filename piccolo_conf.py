@@ -1,7 +1,7 @@
 """Piccolo's configuration, for its CLI and for migrations run from code.
 
-The engine is built from DATABASE_URL; the web app and worker build their own engine
-from `Settings` and bind the tables to it (see app/db/engine.py).
+The engine is built from DATABASE_URL. The web app and worker do not use it: each builds
+its own engine and pool from `Settings` (app/db/database.py) and runs its queries there.
 """
 
 import os

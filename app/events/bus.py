@@ -43,8 +43,7 @@ class EventPublisher:
 class Subscription:
     """A bounded inbox; on overflow it drops notices and asks its reader to resync."""
 
-    def __init__(self, order_id: str | None, capacity: int) -> None:
-        self.order_id = order_id
+    def __init__(self, capacity: int) -> None:
         self._queue: asyncio.Queue[Item | None] = asyncio.Queue(capacity)
         self._lagging = False
 
@@ -122,7 +121,7 @@ class EventHub:
     @contextlib.asynccontextmanager
     async def subscribe(self, order_id: str | None = None) -> AsyncIterator[Subscription]:
         """Notices of one order (or of all, with None) from now until the block exits."""
-        sub = Subscription(order_id, self._capacity)
+        sub = Subscription(self._capacity)
         if order_id is None:
             self._everything.add(sub)
         else:

@@ -18,7 +18,6 @@ class Step(enum.StrEnum):
     QUOTE = "quote"
     BUILD = "build"
     SUBMIT = "submit"
-    STATUS = "status"
     LAND = "land"
 
 
@@ -35,7 +34,7 @@ class Fault(enum.StrEnum):
 
 ADVERSE_MOVE_BPS = 200
 
-# Delays in milliseconds at MOCK_LATENCY_SCALE=1 (DESIGN.md).
+# Delays in milliseconds at MOCK_LATENCY_SCALE=1 (README.md, "The simulated venues").
 LATENCY_MS: dict[Step, tuple[int, int]] = {
     Step.QUOTE: (150, 250),
     Step.BUILD: (50, 150),

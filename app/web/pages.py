@@ -22,6 +22,7 @@ from app.domain.problems import InvalidOrder, shown
 from app.domain.status import OrderStatus
 from app.domain.tokens import PAIRS_BY_SYMBOL
 from app.events.schema import OrderView
+from app.metrics import METRICS
 from app.web import intake
 from app.web.api.market import quote_board
 from app.web.api.orders import client_of
@@ -70,10 +71,12 @@ class PagesController(Controller):
         try:
             order_request = intake.order_request({k: v for k, v in raw.items() if v != ""})
         except InvalidOrder as error:
+            METRICS.count("oee_orders_rejected_total", reason="invalid")
             errors = {p.field: p.message for p in error.problems}
             return await self._form_errors(request, web, raw, errors, 422)
         verdict = await web.limiter.check(client_of(request))
         if not verdict.allowed:
+            METRICS.count("oee_orders_rejected_total", reason="rate_limited")
             message = f"Rate limit reached: try again in {verdict.headers['Retry-After']} s."
             return await self._form_errors(
                 request, web, raw, {"form": message}, 429, verdict.headers

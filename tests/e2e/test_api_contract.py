@@ -1,4 +1,4 @@
-"""The JSON API over HTTP: the contract in DESIGN.md, and every bad input refused cleanly."""
+"""The JSON API over HTTP: its contract (README.md, "API"), and every bad input refused cleanly."""
 
 from __future__ import annotations
 

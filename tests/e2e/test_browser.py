@@ -66,10 +66,6 @@ class Site:
     def start_web(self) -> Process:
         return start_web(self.settings, port=self.port)[0]
 
-    def restart_web(self) -> None:
-        self.web.stop()
-        self.web = self.start_web()
-
     def stop(self) -> None:
         self.web.stop()
         self.worker.stop()

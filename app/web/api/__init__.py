@@ -1,1 +1,1 @@
-"""The JSON API (DESIGN.md, 'Public contract')."""
+"""The JSON API: its contract is in README.md ("API") and at /schema."""

@@ -24,6 +24,7 @@ from app.domain.requests import (
 from app.domain.status import OrderStatus
 from app.domain.tokens import TOKENS
 from app.events.schema import OrderEvent, OrderView
+from app.metrics import METRICS
 from app.web import intake
 from app.web.context import Web
 from app.web.errors import ERRORS_FOR_READS, ERRORS_FOR_WRITES, NOT_FOUND, UNAVAILABLE
@@ -178,10 +179,12 @@ class OrdersController(Controller):
         try:
             order_request = intake.order_request(data.fields())
         except InvalidOrder as error:
+            METRICS.count("oee_orders_rejected_total", reason="invalid")
             raise intake.invalid(error, "body") from None
         # Only a valid order uses up the client's allowance.
         verdict = await web.limiter.check(client_of(request))
         if not verdict.allowed:
+            METRICS.count("oee_orders_rejected_total", reason="rate_limited")
             raise TooManyRequestsException(
                 detail=f"order rate limit of {verdict.limit} per minute reached; "
                 f"retry in {verdict.headers['Retry-After']}s",
