@@ -14,8 +14,8 @@ from app.domain.retry import RETRY
 from app.events.bus import EventPublisher
 from app.metrics import METRICS
 from app.periodic import Periodic
+from app.services.catalog import VenueCatalog
 from app.services.execution import Executor
-from app.services.markets import MarketInfo
 from app.services.monitoring import Monitor
 from app.services.placing import OrderDesk
 from app.services.queueing import ExecutionQueue, JobPolicy, make_queue
@@ -50,7 +50,7 @@ class Runtime:
     reconciler: Reconciler
     desk: OrderDesk
     reads: OrderReads
-    markets: MarketInfo
+    catalog: VenueCatalog
     monitor: Monitor
     metrics_flusher: Periodic
 
@@ -131,7 +131,7 @@ async def open_runtime(
         reconciler=Reconciler(store, queue),
         desk=OrderDesk(store, queue, publisher),
         reads=reads,
-        markets=MarketInfo(trading),
+        catalog=VenueCatalog(trading),
         monitor=Monitor(
             db,
             redis,

@@ -68,13 +68,13 @@
     const form = document.getElementById("order-form");
     if (!form || form.dataset.enhanced) return;
     form.dataset.enhanced = "1";
-    const markets = JSON.parse(form.dataset.markets || "{}");
+    const counterparts = JSON.parse(form.dataset.counterparts || "{}");
     const tokenIn = form.elements.namedItem("tokenIn");
     const tokenOut = form.elements.namedItem("tokenOut");
     const slippage = form.elements.namedItem("slippageBps");
     const hint = document.getElementById("slippage-hint");
     function limitTokens() {
-      const allowed = markets[tokenIn.value] || [];
+      const allowed = counterparts[tokenIn.value] || [];
       for (const option of tokenOut.options) option.disabled = !allowed.includes(option.value);
       if (tokenOut.selectedOptions[0] && tokenOut.selectedOptions[0].disabled && allowed.length) {
         tokenOut.value = allowed[0];

@@ -27,8 +27,8 @@ from app.services.ratelimit import RateLimiter
 from app.settings import Settings
 from app.venues.clock import Clock
 from app.web import present
+from app.web.api.catalog import CatalogController
 from app.web.api.events import EventsController
-from app.web.api.market import MarketController
 from app.web.api.orders import OrdersController
 from app.web.context import WebContext, provide_web
 from app.web.errors import EXCEPTION_HANDLERS
@@ -59,7 +59,7 @@ def create_app(
                 orders=runtime.reads,
                 desk=runtime.desk,
                 quoter=runtime.quoter,
-                markets=runtime.markets,
+                catalog=runtime.catalog,
                 monitor=runtime.monitor,
                 hub=hub,
                 feed=feed,
@@ -83,7 +83,7 @@ def create_app(
         route_handlers=[
             OrdersController,
             EventsController,
-            MarketController,
+            CatalogController,
             metrics,
             PagesController,
             order_events,

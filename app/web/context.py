@@ -12,8 +12,8 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from app.events.bus import EventHub
+from app.services.catalog import VenueCatalog
 from app.services.feed import FeedPump
-from app.services.markets import MarketInfo
 from app.services.monitoring import Monitor
 from app.services.placing import OrderDesk
 from app.services.quoting import Quoter
@@ -29,7 +29,7 @@ class WebContext:
     orders: OrderReads
     desk: OrderDesk
     quoter: Quoter
-    markets: MarketInfo
+    catalog: VenueCatalog
     monitor: Monitor
     hub: EventHub
     feed: FeedPump

@@ -24,7 +24,7 @@ from app.domain.tokens import PAIRS_BY_SYMBOL
 from app.events.schema import OrderView
 from app.metrics import METRICS
 from app.web import intake
-from app.web.api.market import quote_board
+from app.web.api.catalog import quote_board
 from app.web.api.orders import client_of
 from app.web.context import Web, WebContext
 from app.web.filters import parse_filter, problems_of
@@ -158,7 +158,7 @@ class PagesController(Controller):
             "total": sum(counts.values()),
             "statuses": [s.value for s in OrderStatus],
             "pairs": list(PAIRS_BY_SYMBOL),
-            "venues": web.markets.venue_names,
+            "venues": web.catalog.venue_names,
             "links": {
                 "all": _url("/orders", {**query, "status": ""}),
                 "status": {
@@ -234,7 +234,7 @@ class PagesController(Controller):
             created_to=chosen.get("to") or None,
             cursor=cursor,
             limit=limit,
-            venues=web.markets.venue_names,
+            venues=web.catalog.venue_names,
         )
 
 

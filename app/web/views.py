@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.domain.filters import OrderFilter
+from app.domain.kinds import KINDS
 from app.domain.order import Order
 from app.domain.tokens import PAIRS, TOKENS
 from app.events.schema import OrderView
@@ -33,13 +34,13 @@ FORM_DEFAULTS = {"type": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amount
 
 
 @functools.cache
-def markets_json() -> str:
+def counterparts_json() -> str:
     """For the form: which tokens each token trades against."""
-    markets: dict[str, list[str]] = {symbol: [] for symbol in TOKENS}
+    counterparts: dict[str, list[str]] = {symbol: [] for symbol in TOKENS}
     for pair in PAIRS:
-        markets[pair.base].append(pair.quote)
-        markets[pair.quote].append(pair.base)
-    return json.dumps(markets)
+        counterparts[pair.base].append(pair.quote)
+        counterparts[pair.quote].append(pair.base)
+    return json.dumps(counterparts)
 
 
 def form_values(raw: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -57,9 +58,10 @@ def form_context(
 ) -> dict[str, Any]:
     return {
         "form": form_values(raw),
+        "kinds": list(KINDS.kinds.values()),
         "errors": dict(errors or {}),
         "tokens": list(TOKENS.values()),
-        "markets_json": markets_json(),
+        "counterparts_json": counterparts_json(),
     }
 
 

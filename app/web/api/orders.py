@@ -236,7 +236,7 @@ class OrdersController(Controller):
             created_to=created_to,
             cursor=cursor,
             limit=limit,
-            venues=web.markets.venue_names,
+            venues=web.catalog.venue_names,
         )
         page = await web.orders.page(where)
         next_url = None

@@ -8,7 +8,7 @@ from app.domain.tokens import PAIRS, Pair
 from app.venues.base import Venue
 
 
-class MarketInfo:
+class VenueCatalog:
     def __init__(self, venues: Mapping[str, Venue]) -> None:
         self._venues = venues
 

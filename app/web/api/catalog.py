@@ -61,7 +61,7 @@ class QuoteBoard(msgspec.Struct, rename="camel"):
     """Why no venue can fill this amount, when `best` is null."""
 
 
-class MarketController(Controller):
+class CatalogController(Controller):
     request_class = StrictRequest
     path = "/api"
     tags = ["market"]
@@ -72,7 +72,7 @@ class MarketController(Controller):
         return Catalog(
             tokens=[TokenView(t.symbol, t.name, t.decimals) for t in TOKENS.values()],
             pairs=[
-                PairView(p.symbol, p.base, p.quote, venues) for p, venues in web.markets.pairs()
+                PairView(p.symbol, p.base, p.quote, venues) for p, venues in web.catalog.pairs()
             ],
         )
 
