@@ -84,6 +84,8 @@ class RouteChoice:
     why: str
     error: str | None
     """Why the previous attempt failed, on a retry."""
+    note: str | None = None
+    """Why this routing happened, when not a new attempt (a resumed run)."""
 
 
 def route_choices(order: OrderView, events: list[OrderEvent]) -> list[RouteChoice]:
@@ -92,11 +94,13 @@ def route_choices(order: OrderView, events: list[OrderEvent]) -> list[RouteChoic
     for index, event in enumerate(events):
         if event.status is not OrderStatus.ROUTING:
             continue
-        building = next((e for e in events[index + 1 :] if e.status is OrderStatus.BUILDING), None)
-        winner = building.dex if building else None
+        after = events[index + 1 : index + 2]
+        winner = after[0].dex if after and after[0].status is OrderStatus.BUILDING else None
         quotes = event.quotes or []
         choices.append(
-            RouteChoice(event.attempt, quotes, winner, _why(quotes, winner, order), event.error)
+            RouteChoice(
+                event.attempt, quotes, winner, _why(quotes, winner, order), event.error, event.note
+            )
         )
     return choices
 
