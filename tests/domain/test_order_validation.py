@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -6,13 +7,39 @@ from app.domain.problems import InvalidOrder
 from app.domain.requests import DEFAULT_SLIPPAGE_BPS, validate_order
 from app.domain.tokens import Side
 
-GOOD = {
+
+class OrderFields(TypedDict):
+    """The keyword arguments of `validate_order` these tests pass."""
+
+    type: str
+    token_in: str
+    token_out: str
+    amount: Decimal | str | int
+    slippage_bps: int | str | None
+
+
+class OrderChange(TypedDict, total=False):
+    """Some of `OrderFields`, to replace in `GOOD`."""
+
+    type: str
+    token_in: str
+    token_out: str
+    amount: Decimal | str | int
+    slippage_bps: int | str | None
+
+
+GOOD: OrderFields = {
     "type": "market",
     "token_in": "SOL",
     "token_out": "USDC",
     "amount": "1.5",
     "slippage_bps": 50,
 }
+
+
+def good(**change: Unpack[OrderChange]) -> OrderFields:
+    """`GOOD` with `change` applied."""
+    return {**GOOD, **change}
 
 
 def test_a_valid_request() -> None:
@@ -24,13 +51,13 @@ def test_a_valid_request() -> None:
 
 
 def test_buying_the_base_token_is_the_same_market_the_other_way() -> None:
-    request = validate_order(**{**GOOD, "token_in": "USDC", "token_out": "SOL", "amount": "100"})
+    request = validate_order(**good(token_in="USDC", token_out="SOL", amount="100"))
     assert request.market.pair.symbol == "SOL/USDC"
     assert request.market.side is Side.BUY_BASE
 
 
 def test_slippage_defaults_when_missing() -> None:
-    assert validate_order(**{**GOOD, "slippage_bps": None}).slippage_bps == DEFAULT_SLIPPAGE_BPS
+    assert validate_order(**good(slippage_bps=None)).slippage_bps == DEFAULT_SLIPPAGE_BPS
 
 
 @pytest.mark.parametrize(
@@ -71,9 +98,9 @@ def test_slippage_defaults_when_missing() -> None:
         ({"slippage_bps": True}, "slippageBps", "whole number"),
     ],
 )
-def test_each_rule_names_its_field(change: dict[str, object], field: str, words: str) -> None:
+def test_each_rule_names_its_field(change: OrderChange, field: str, words: str) -> None:
     with pytest.raises(InvalidOrder) as caught:
-        validate_order(**{**GOOD, **change})  # type: ignore[arg-type]
+        validate_order(**good(**change))
     assert [p.field for p in caught.value.problems] == [field]
     assert words in caught.value.problems[0].message
 
@@ -85,20 +112,18 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_trailing_zeros_do_not_count_as_decimal_places() -> None:
-    request = validate_order(
-        **{**GOOD, "token_in": "USDC", "token_out": "SOL", "amount": "2.5000000"}
-    )
+    request = validate_order(**good(token_in="USDC", token_out="SOL", amount="2.5000000"))
     assert request.amount == Decimal("2.5")
 
 
 def test_decimal_places_are_counted_exactly_beyond_28_digits() -> None:
     with pytest.raises(InvalidOrder, match="31 decimal places"):
-        validate_order(**{**GOOD, "amount": "0.1000000000000000000000000000001"})
-    assert validate_order(**{**GOOD, "amount": "0.000000001"}).amount == Decimal("1e-9")
-    assert validate_order(**{**GOOD, "amount": Decimal("1e-9")}).amount == Decimal("1e-9")
+        validate_order(**good(amount="0.1000000000000000000000000000001"))
+    assert validate_order(**good(amount="0.000000001")).amount == Decimal("1e-9")
+    assert validate_order(**good(amount=Decimal("1e-9"))).amount == Decimal("1e-9")
 
 
 def test_counting_decimal_places_is_linear_in_the_amounts_length() -> None:
     """A trusted caller's Decimal with 100,000 trailing zeros is counted in one pass."""
     huge = Decimal("1." + "0" * 100_000)
-    assert validate_order(**{**GOOD, "amount": huge}).amount == 1
+    assert validate_order(**good(amount=huge)).amount == 1

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from app.settings import Settings
 from tests.builders import order_body
 from tests.support.db import count_orders
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Litestar]
 
 
 def test_placing_an_order_answers_201_with_its_id_and_links(client: Client) -> None:

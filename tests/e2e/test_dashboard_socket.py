@@ -8,6 +8,7 @@ import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from tests.builders import order_body
 from tests.e2e.conftest import Live
@@ -24,7 +25,8 @@ def test_a_dashboard_gets_the_current_rows_first_then_every_change(
         assert 'id="charts" class="charts" hx-swap-oob="true"' in snapshot
 
         order_id = api.post("/api/orders/execute", json=order_body()).json()["orderId"]
-        statuses, messages = [], []
+        statuses: list[str] = []
+        messages: list[str] = []
         while not statuses or statuses[-1] not in ("confirmed", "failed"):
             message = str(ws.recv(timeout=20))
             rows = [(oid, status) for oid, status in ROW.findall(message) if oid == order_id]
@@ -51,5 +53,5 @@ def test_an_order_page_socket_sends_that_orders_detail(live: Live, api: httpx.Cl
 
 def test_the_dashboard_socket_checks_the_origin(live: Live) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        connect(f"{live.ws}/ws/dashboard", origin="http://evil.example")  # type: ignore[arg-type]
+        connect(f"{live.ws}/ws/dashboard", origin=Origin("http://evil.example"))
     assert refused.value.response.status_code == 403

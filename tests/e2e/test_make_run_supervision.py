@@ -6,7 +6,9 @@ import os
 import signal
 import socket
 from collections.abc import Collection, Iterator
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import httpx
 import psutil
@@ -40,7 +42,8 @@ class Engine:
     def processes(self) -> list[psutil.Process]:
         """Everything `make run` started and that still has a process entry."""
         try:
-            return psutil.Process(self.run.pid).children(recursive=True)
+            children = psutil.Process(self.run.pid).children(recursive=True)
+            return cast(list[psutil.Process], children)
         except psutil.NoSuchProcess:
             return []
 
@@ -53,7 +56,7 @@ class Engine:
                     and process.status() != psutil.STATUS_ZOMBIE
                     and process.pid not in other_than
                 ):
-                    return process.pid
+                    return cast(int, process.pid)
             except psutil.Error:
                 continue
         return None
@@ -90,6 +93,10 @@ class Engine:
         except httpx.HTTPError:
             return None
         return str(response.json()["order"]["status"]) if response.status_code == 200 else None
+
+    def executing(self, orders: Collection[str]) -> bool:
+        """Some of these orders are being executed."""
+        return any(self.status(o) in IN_FLIGHT for o in orders)
 
     def confirms(self, order_id: str) -> None:
         wait_until(
@@ -140,14 +147,10 @@ def test_a_worker_killed_three_times_is_restarted_and_every_order_confirms(
         worker = wait_until(engine.worker_pid, timeout=30, what="a worker process")
         batch = [engine.place_order() for _ in range(8)]
         placed += batch
-        wait_until(
-            lambda batch=batch: any(engine.status(o) in IN_FLIGHT for o in batch),
-            timeout=30,
-            what="an order being executed",
-        )
+        wait_until(partial(engine.executing, batch), timeout=30, what="an order being executed")
         os.kill(worker, signal.SIGKILL)
         wait_until(
-            lambda worker=worker: engine.worker_pid(other_than=[worker]),
+            partial(engine.worker_pid, other_than=[worker]),
             timeout=30,
             what="a new worker process",
         )

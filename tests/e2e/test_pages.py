@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from app.domain.status import OrderStatus
@@ -18,7 +19,7 @@ from app.web.app import create_app
 from tests.builders import order_body
 from tests.support.db import count_orders
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[Litestar]
 HTMX = {"HX-Request": "true"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from typing import Any
 
 import httpx
@@ -75,7 +76,7 @@ async def test_two_webs_two_workers_one_killed_nothing_lost(
     assert [e["seq"] for e in watched] == list(range(1, len(watched) + 1))
     assert watched[-1]["status"] in ("confirmed", "failed")
     for order_id in ids:
-        order = await eventually(lambda oid=order_id: runtime.store.get(oid), what=order_id)
+        order = await eventually(partial(runtime.store.get, order_id), what=order_id)
         events = await runtime.store.events(order_id)
         assert sum(e.status in TERMINAL for e in events) == 1, order_id
         assert [e.seq for e in events] == list(range(1, len(events) + 1))

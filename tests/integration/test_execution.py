@@ -61,6 +61,7 @@ async def test_an_order_runs_pending_to_confirmed_with_every_step_recorded(
     order = await runtime.store.get(order_id)
     assert order is not None
     assert amount(order.amount_out) == confirmed.amount_out
+    assert order.amount_out is not None
     assert Decimal(order.amount_out) >= Decimal(order.min_out or "0")
     assert await fills(runtime, order_id) == 1
 

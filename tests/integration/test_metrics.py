@@ -22,7 +22,8 @@ async def test_counts_and_histograms_add_up_across_flushes(runtime: Runtime) -> 
     second.observe("oee_stage_seconds", 3.0, stage="routing")
     await first.flush(runtime.redis, key)
     await second.flush(runtime.redis, key)
-    text = render(await runtime.redis.hgetall(key), [("oee_queue_depth", {}, 4.0)])
+    stored = {str(k): str(v) for k, v in (await runtime.redis.hgetall(key)).items()}
+    text = render(stored, [("oee_queue_depth", {}, 4.0)])
     assert 'oee_orders_finished_total{status="confirmed"} 3' in text
     assert 'oee_stage_seconds_bucket{le="0.05",stage="routing"} 1' in text
     assert 'oee_stage_seconds_bucket{le="5.0",stage="routing"} 2' in text

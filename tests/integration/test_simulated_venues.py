@@ -21,8 +21,14 @@ from app.venues.market import SimulatedMarket
 from app.venues.simulated import SimulatedVenue, build_venues
 from tests.support.clock import FakeClock
 
-SOL_USDC = find_market("SOL", "USDC")
-assert SOL_USDC is not None
+
+def market_for(token_in: str, token_out: str) -> Market:
+    found = find_market(token_in, token_out)
+    assert found is not None
+    return found
+
+
+SOL_USDC = market_for("SOL", "USDC")
 
 
 @pytest.fixture

@@ -44,5 +44,5 @@ def start_web(settings: Settings, port: int | None = None) -> tuple[Process, str
     process = Process(
         [sys.executable, "-m", "app.web.serve"], settings.replace(port=port, host="127.0.0.1")
     )
-    wait_for_port(port, process=process.popen, what="web process", timeout=30)  # type: ignore[arg-type]
+    wait_for_port(port, process=process.popen, what="web process", timeout=30)
     return process, f"127.0.0.1:{port}"
