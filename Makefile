@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The stamp names the pyproject it was installed from: edit pyproject.toml, and the venv refreshes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench screenshots clean reset
+.PHONY: run test lint bench chaos screenshots clean reset
 
 run: $(STAMP)
 	$(BIN)/python -m app.run
@@ -25,6 +25,10 @@ screenshots: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Faults under load on real processes and servers; exits non-zero if an invariant breaks.
+chaos: $(STAMP)
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

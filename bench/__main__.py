@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import resource
 import secrets
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.infra.migrate import drop_database, with_database
 from bench import report
-from bench.scenarios import Servers, many_sockets, throughput
+from bench.load import HOT, MIX, Mix
+from bench.scenarios import (
+    Servers,
+    census_engine,
+    census_floor,
+    floor,
+    many_sockets,
+    throughput,
+)
 
 log = logging.getLogger("bench")
 
@@ -29,9 +39,10 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument(
         "--scenario",
-        choices=["zero", "realistic", "sockets", "all"],
+        choices=[*SCENARIOS, "ratios", "all"],
         default="all",
-        help="zero simulated latency, realistic latency, or 5,000 WebSocket clients",
+        help="; ".join(f"{k}: {v}" for k, v in SCENARIOS.items())
+        + "; ratios: floor, zero (1 worker) and hot; all: every one",
     )
     parser.add_argument("--orders", type=int, default=3000, help="orders per zero-latency run")
     parser.add_argument("--in-flight", type=int, default=32, help="POSTs in flight at once")
@@ -41,9 +52,71 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--sockets", type=int, default=5000)
     parser.add_argument("--realistic-orders", type=int, default=200)
     parser.add_argument(
+        "--high-concurrency", type=int, default=256, help="WORKER_CONCURRENCY, high-concurrency"
+    )
+    parser.add_argument("--census-orders", type=int, default=500)
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=2,
+        help="the runs behind the ratios (floor, zero-latency-1k, hot-1k) are run again when "
+        "other load disturbed them, up to this many times in all (ratios take each one's best)",
+    )
+    parser.add_argument(
+        "--disturbed",
+        type=float,
+        default=0.25,
+        help="cores kept busy by other processes, on average, above which a run is disturbed",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="write py-spy flame graphs of web and workers to this folder"
     )
+    parser.add_argument(
+        "--no-firehose",
+        action="store_true",
+        help="diagnostic: no WebSocket client watches the zero-latency runs (what watching costs)",
+    )
+    parser.add_argument(
+        "--logs", type=Path, help="keep every process's log here (default: thrown away after)"
+    )
     return parser.parse_args()
+
+
+SCENARIOS = {
+    "floor": "the floor: the engine's SQL and Redis round trips per order from a bare client",
+    "zero": "zero simulated latency, the mix, 1 and 2 workers",
+    "hot": "zero latency, every order SOL→USDC (one pool, one direction)",
+    "high-concurrency": "zero latency, WORKER_CONCURRENCY=256, logs scanned for trouble",
+    "realistic": "realistic latency, concurrency 10 and 100",
+    "sockets": "5,000 per-order WebSocket clients",
+    "census": "Redis round trips per order by command (MONITOR), engine and floor",
+}
+
+
+async def _floor_attempt(servers: Servers, name: str, round_: int, **kwargs: Any) -> dict[str, Any]:
+    return await floor(servers, name, round_=round_, **kwargs)
+
+
+async def _throughput_attempt(
+    servers: Servers, name: str, round_: int, **kwargs: Any
+) -> dict[str, Any]:
+    return await throughput(servers, name, round_=round_, **kwargs)
+
+
+def _disturbance(run: dict[str, Any]) -> float:
+    """Cores that processes not ours kept busy, on average, during the run's window."""
+    machine = run.get("machine") or {}
+    wall = machine.get("wall_seconds") or 0
+    return float(machine.get("other_seconds", 0)) / wall if wall else 0.0
+
+
+def wanted(args: argparse.Namespace, name: str) -> bool:
+    chosen: str = args.scenario
+    if chosen == "all":
+        return True
+    if chosen == "ratios":
+        return name in ("floor", "zero", "hot")
+    return chosen == name
 
 
 async def run(args: argparse.Namespace, servers: Servers) -> list[dict[str, Any]]:
@@ -53,21 +126,79 @@ async def run(args: argparse.Namespace, servers: Servers) -> list[dict[str, Any]
         "MOCK_FAILURE_RATE": "0",
         "WORKER_CONCURRENCY": str(args.concurrency),
     }
-    if args.scenario in ("zero", "all"):
-        for workers in (1, 2):
-            log.info("zero latency, 1 web + %s worker(s), %s orders", workers, args.orders)
-            runs.append(
-                await throughput(
+    # The runs behind the ratios: the floor first (what the servers allow), then the mix
+    # and the hot pool. The machine may be shared: a ratio run during which other processes
+    # kept more than --disturbed cores busy on average is run again, up to --attempts times
+    # in all. Every attempt is reported; ratios take each scenario's best.
+    ratio_runs: list[tuple[str, Callable[[int], Awaitable[dict[str, Any]]]]] = []
+    if wanted(args, "floor"):
+        for processes in (2, 1):
+            name = "floor" if processes == 2 else "floor-1p"
+            ratio_runs.append(
+                (
+                    name,
+                    functools.partial(
+                        _floor_attempt,
+                        servers,
+                        name,
+                        processes=processes,
+                        orders=args.orders,
+                        in_flight=args.in_flight,
+                        concurrency=args.concurrency,
+                    ),
+                )
+            )
+    zero_runs: list[tuple[str, int, Mix]] = []
+    if wanted(args, "zero") or wanted(args, "hot"):
+        zero_runs.append(("zero-latency-1k", 1, MIX))
+    if wanted(args, "hot"):
+        zero_runs.append(("hot-1k", 1, HOT))
+    if wanted(args, "zero"):
+        zero_runs.append(("zero-latency-2k", 2, MIX))
+    for name, workers, mix in zero_runs:
+        ratio_runs.append(
+            (
+                name,
+                functools.partial(
+                    _throughput_attempt,
                     servers,
-                    f"zero-latency-{workers}k",
+                    name,
                     web=1,
                     workers=workers,
                     orders=args.orders,
                     in_flight=args.in_flight,
                     env=zero,
-                )
+                    mix=mix,
+                    watch=not args.no_firehose,
+                ),
             )
-    if args.scenario in ("realistic", "all"):
+        )
+    for name, attempt in ratio_runs:
+        attempts = args.attempts if name in ("floor", "zero-latency-1k", "hot-1k") else 1
+        for number in range(1, attempts + 1):
+            log.info("%s (attempt %s): %s orders", name, number, args.orders)
+            result = await attempt(number)
+            runs.append(result)
+            others = _disturbance(result)
+            if others <= args.disturbed:
+                break
+            log.info("%s: other processes kept %.2f cores busy; again", name, others)
+    if wanted(args, "high-concurrency"):
+        log.info(
+            "high concurrency: WORKER_CONCURRENCY=%s, %s orders", args.high_concurrency, args.orders
+        )
+        runs.append(
+            await throughput(
+                servers,
+                f"high-concurrency-c{args.high_concurrency}",
+                web=1,
+                workers=1,
+                orders=args.orders,
+                in_flight=args.in_flight,
+                env={**zero, "WORKER_CONCURRENCY": str(args.high_concurrency)},
+            )
+        )
+    if wanted(args, "realistic"):
         for concurrency in (10, 100):
             log.info(
                 "realistic latency, concurrency %s, %s orders", concurrency, args.realistic_orders
@@ -84,9 +215,17 @@ async def run(args: argparse.Namespace, servers: Servers) -> list[dict[str, Any]
                     env={"MOCK_LATENCY_SCALE": "1", "WORKER_CONCURRENCY": str(concurrency)},
                 )
             )
-    if args.scenario in ("sockets", "all"):
+    if wanted(args, "sockets"):
         log.info("%s WebSocket clients on one web process", args.sockets)
         runs.append(await many_sockets(servers, sockets=args.sockets, in_flight=args.in_flight))
+    if wanted(args, "census"):
+        log.info("census: Redis round trips per order, %s orders each", args.census_orders)
+        runs.append(
+            await census_engine(servers, orders=args.census_orders, in_flight=args.in_flight)
+        )
+        runs.append(
+            await census_floor(servers, orders=args.census_orders, in_flight=args.in_flight)
+        )
     return runs
 
 
@@ -102,7 +241,7 @@ def main() -> int:
     if external_db:
         env["DATABASE_URL"] = with_database(external_db, f"oee_bench_{secrets.token_hex(4)}")
     with tempfile.TemporaryDirectory(prefix="oee-bench-") as tmp:
-        servers = Servers(Path(tmp), env, profile=args.profile)
+        servers = Servers(Path(tmp), env, profile=args.profile, logs=args.logs)
         servers.start()
         started = datetime.now(UTC).isoformat(timespec="seconds")
         try:
@@ -117,6 +256,7 @@ def main() -> int:
         "servers": "external" if external_db else "embedded",
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "runs": runs,
+        "ratios": report.ratios(runs),
     }
     path = report.write(results)
     print(report.markdown(results))

@@ -14,27 +14,34 @@ import aiohttp
 
 TERMINAL = {"confirmed", "failed"}
 
+Mix = list[tuple[str, str, str, int]]
+"""Orders placed in turn: (tokenIn, tokenOut, amount, slippageBps)."""
+
 # A mix that keeps pools near balance: both directions, several pairs, small sizes.
-MIX = [
-    ("SOL", "USDC", "0.5"),
-    ("USDC", "SOL", "75"),
-    ("USDC", "JUP", "60"),
-    ("JUP", "USDC", "60"),
-    ("SOL", "USDT", "0.4"),
-    ("USDT", "SOL", "60"),
-    ("BONK", "SOL", "2000000"),
-    ("USDC", "USDT", "100"),
+MIX: Mix = [
+    ("SOL", "USDC", "0.5", 300),
+    ("USDC", "SOL", "75", 300),
+    ("USDC", "JUP", "60", 300),
+    ("JUP", "USDC", "60", 300),
+    ("SOL", "USDT", "0.4", 300),
+    ("USDT", "SOL", "60", 300),
+    ("BONK", "SOL", "2000000", 300),
+    ("USDC", "USDT", "100", 300),
 ]
 
+# The hot pool: every order on SOL/USDC, one direction. Small, with room for the price to
+# move under the flow (3,000 orders of 0.1 SOL is ~0.5 % of the Raydium pool's SOL side).
+HOT: Mix = [("SOL", "USDC", "0.1", 500)]
 
-def body(i: int) -> dict[str, Any]:
-    token_in, token_out, amount = MIX[i % len(MIX)]
+
+def body(i: int, mix: Mix = MIX) -> dict[str, Any]:
+    token_in, token_out, amount, slippage = mix[i % len(mix)]
     return {
         "type": "market",
         "tokenIn": token_in,
         "tokenOut": token_out,
         "amount": amount,
-        "slippageBps": 300,
+        "slippageBps": slippage,
     }
 
 
@@ -47,24 +54,72 @@ class Observed:
     outcomes: dict[str, str] = field(default_factory=dict)
     first_post: float = 0.0
     errors: int = 0
+    seqs: dict[str, list[int]] = field(default_factory=dict)
+    """Per order, the seqs the firehose delivered, in arrival order."""
+    last_event_id: int | None = None
+    reconnects: int = 0
+    closes: list[str] = field(default_factory=list)
+    """Why each firehose connection ended (close code and reason, or the error)."""
+    replayed: int = 0
+    """Events delivered on a resumed connection that were committed before it opened:
+    their push latency measures the reconnect, so they are left out of `push_ms`."""
+    stale: int = 0
+    """Events at or before the last eventId already seen (never expected)."""
 
 
 async def firehose(base: str, observed: Observed, ready: asyncio.Event) -> None:
-    """Every event of every order: push latency, and when each order finished."""
+    """Every event of every order: push latency, and when each order finished.
+
+    Resumable: should the server close the socket (1013 when this client falls behind,
+    or anything else), it reconnects with `since=<last eventId>` and the server replays
+    what came after, so no event is missed. Runs until cancelled.
+    """
     ws_url = base.replace("http", "ws", 1) + "/api/orders/ws"
-    async with aiohttp.ClientSession() as session, session.ws_connect(ws_url, max_msg_size=0) as ws:
-        ready.set()
-        async for message in ws:
-            now = time.time()
-            event = json.loads(message.data)
-            at = datetime.fromisoformat(event["at"].replace("Z", "+00:00")).timestamp()
-            observed.push_ms.append((now - at) * 1000)
-            if event["status"] in TERMINAL:
-                observed.finished[event["orderId"]] = now
-                observed.outcomes[event["orderId"]] = event["status"]
+    async with aiohttp.ClientSession() as session:
+        while True:
+            since = observed.last_event_id
+            url = ws_url if since is None else f"{ws_url}?since={since}"
+            opened = time.time()
+            try:
+                async with session.ws_connect(url, max_msg_size=0) as ws:
+                    ready.set()
+                    while True:
+                        message = await ws.receive()
+                        if message.type is aiohttp.WSMsgType.TEXT:
+                            resumed = None if since is None else opened
+                            _take(observed, json.loads(message.data), resumed)
+                            continue
+                        reason = message.extra if message.type is aiohttp.WSMsgType.CLOSE else ""
+                        observed.closes.append(f"{ws.close_code} {reason or message.type.name}")
+                        break
+            except (aiohttp.ClientError, OSError) as error:
+                observed.closes.append(f"{type(error).__name__}: {error}")
+            observed.reconnects += 1
+            await asyncio.sleep(0.05)
 
 
-async def place_orders(base: str, count: int, in_flight: int, observed: Observed) -> list[str]:
+def _take(observed: Observed, event: dict[str, Any], resumed_at: float | None) -> None:
+    now = time.time()
+    event_id = int(event["eventId"])
+    if observed.last_event_id is not None and event_id <= observed.last_event_id:
+        observed.stale += 1
+        return
+    observed.last_event_id = event_id
+    at = datetime.fromisoformat(event["at"].replace("Z", "+00:00")).timestamp()
+    if resumed_at is not None and at < resumed_at:
+        observed.replayed += 1
+    else:
+        observed.push_ms.append((now - at) * 1000)
+    order_id = event["orderId"]
+    observed.seqs.setdefault(order_id, []).append(int(event["seq"]))
+    if event["status"] in TERMINAL:
+        observed.finished[order_id] = now
+        observed.outcomes[order_id] = event["status"]
+
+
+async def place_orders(
+    base: str, count: int, in_flight: int, observed: Observed, mix: Mix = MIX
+) -> list[str]:
     """POST `count` orders, `in_flight` at a time; record each one's latency."""
     ids: list[str] = []
     numbers = itertools.count()
@@ -74,7 +129,7 @@ async def place_orders(base: str, count: int, in_flight: int, observed: Observed
         async def one_client() -> None:
             while (i := next(numbers)) < count:
                 started = time.perf_counter()
-                async with session.post("/api/orders/execute", json=body(i)) as response:
+                async with session.post("/api/orders/execute", json=body(i, mix)) as response:
                     payload = await response.json()
                 elapsed = (time.perf_counter() - started) * 1000
                 if response.status != 201:
@@ -87,15 +142,6 @@ async def place_orders(base: str, count: int, in_flight: int, observed: Observed
         observed.first_post = time.time()
         await asyncio.gather(*(one_client() for _ in range(in_flight)))
     return ids
-
-
-async def wait_finished(observed: Observed, ids: list[str], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(i in observed.finished for i in ids):
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def watch_order(session: aiohttp.ClientSession, ws_url: str) -> str | None:

@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from redis.asyncio import Redis
 
 from app.infra.embedded import free_port
 from app.infra.stack import Stack
+from bench import checks
+from bench.census import Census
 from bench.load import (
+    MIX,
     TERMINAL,
+    Mix,
     Observed,
     firehose,
     place_orders,
-    wait_finished,
     watch_order,
 )
-from bench.measure import ProcessMeter, percentile, redis_commands
+from bench.measure import ProcessMeter, percentile, quiet_machine, redis_commands
 
 
 @dataclass
@@ -35,6 +41,8 @@ class Servers:
     env: dict[str, str]
     profile: Path | None = None
     """Where to write py-spy profiles of the web and worker processes, if anywhere."""
+    logs: Path | None = None
+    """Where each scenario's process logs go (a folder per scenario); default: the datadir."""
 
     def __post_init__(self) -> None:
         self.stack = Stack(datadir=self.datadir, env=self.env)
@@ -45,8 +53,23 @@ class Servers:
     def stop(self) -> None:
         self.stack.stop()
 
+    @property
+    def database_url(self) -> str:
+        return self.stack.env["DATABASE_URL"]
+
+    @property
+    def redis_url(self) -> str:
+        return self.stack.env["REDIS_URL"]
+
+    def log_dir(self, name: str) -> Path:
+        return (self.logs or self.datadir / "logs") / name
+
     def processes(self, name: str, web: int, workers: int, **env: str) -> Stack:
-        """Start web and worker processes on these servers, with their own queue."""
+        """Start web and worker processes on these servers, with their own queue.
+
+        Every process writes its output (JSON log lines) to a file of its own under
+        `log_dir(name)`, scanned after the run.
+        """
         stack = Stack(
             datadir=self.datadir,
             port=free_port(),
@@ -59,14 +82,21 @@ class Servers:
                 "LOG_FORMAT": "json",
                 **env,
             },
+            log_dir=self.log_dir(name),
         )
         stack.start_processes()
         return stack
 
-    def meter(self, stack: Stack) -> ProcessMeter:
-        roots = {"web": stack.web.pid} if stack.web else {}
-        for i, worker in enumerate(stack.workers, 1):
-            roots[f"worker {i}"] = worker.pid
+    def meter(
+        self, stack: Stack | None = None, extra: dict[str, int] | None = None
+    ) -> ProcessMeter:
+        roots: dict[str, int] = {}
+        if stack is not None:
+            if stack.web:
+                roots["web"] = stack.web.pid
+            for i, worker in enumerate(stack.workers, 1):
+                roots[f"worker {i}"] = worker.pid
+        roots.update(extra or {})
         if self.stack.postgres_pid:
             roots["postgres"] = self.stack.postgres_pid
         if self.stack.redis_pid:
@@ -83,29 +113,43 @@ async def throughput(
     orders: int,
     in_flight: int,
     env: dict[str, str],
+    mix: Mix = MIX,
     warmup: int = 100,
-    timeout: float = 600,
+    timeout: float = 300,
+    round_: int = 1,
+    watch: bool = True,
 ) -> dict[str, Any]:
-    """Orders through the public API while a WebSocket client watches every event."""
-    stack = servers.processes(name, web, workers, **env)
+    """Orders through the public API while a WebSocket client watches every event.
+
+    With `watch=False` no firehose client is connected (a diagnostic: what watching
+    costs); each order's end is then its terminal event's commit time in PostgreSQL.
+    """
+    key = name if round_ == 1 else f"{name}-r{round_}"
+    stack = servers.processes(key, web, workers, **env)
     try:
         base = stack.url
         warm = Observed()
-        await place_orders(base, warmup, in_flight, warm)  # connections, caches, JIT-free warm-up
+        await place_orders(base, warmup, in_flight, warm, mix)  # connections, caches, JIT-free
         observed = Observed()
         ready = asyncio.Event()
-        hose = asyncio.create_task(firehose(base, observed, ready))
+        hose = asyncio.create_task(firehose(base, observed, ready) if watch else ready.wait())
+        if not watch:
+            ready.set()
         await ready.wait()
         await asyncio.sleep(1)  # the warm-up's last orders finish outside the window
+        waited = await quiet_machine()  # the machine is shared: start when others are idle
         meter = servers.meter(stack)
         profilers = _profile(stack, servers.profile, name)
         meter.start()
         db_before = await _metric(base, "oee_db_statements_total")
         redis_before = redis_commands(stack.env["REDIS_URL"])
-        ids = await place_orders(base, orders, in_flight, observed)
-        complete = await wait_finished(observed, ids, timeout)
-        seen = [observed.finished[i] for i in ids if i in observed.finished]
-        elapsed = (max(seen) if seen else time.time()) - observed.first_post
+        ids = await place_orders(base, orders, in_flight, observed, mix)
+        ended = await wait_ended(
+            servers.database_url, observed.finished, ids, timeout, grace=3.0 if watch else 0.0
+        )
+        complete = len(ended) == len(ids)
+        elapsed = (max(ended.values()) if ended else time.time()) - observed.first_post
+        unseen = sum(1 for i in ids if i not in observed.finished)
         await asyncio.sleep(1.5)  # every process adds its counts to /metrics once a second
         db_after = await _metric(base, "oee_db_statements_total")
         redis_after = redis_commands(stack.env["REDIS_URL"])
@@ -114,28 +158,45 @@ async def throughput(
             profiler.send_signal(signal.SIGINT)
             profiler.wait(30)
         hose.cancel()
+        machine = meter.machine
     finally:
         stack.stop()
-    outcomes = [observed.outcomes.get(i, "unfinished") for i in ids]
+    stored = await checks.load_orders(servers.database_url, ids)
     return {
         "scenario": name,
+        "round": round_,
         "web_processes": web,
         "worker_processes": workers,
         "worker_concurrency": int(env.get("WORKER_CONCURRENCY", "10")),
         "latency_scale": float(env.get("MOCK_LATENCY_SCALE", "1")),
+        "failure_rate": float(env.get("MOCK_FAILURE_RATE", "0.05")),
+        "mix": "hot" if len({(m[0], m[1]) for m in mix}) == 1 else "mixed",
         "orders": len(ids),
         "post_errors": observed.errors,
         "complete": complete,
-        "confirmed": outcomes.count("confirmed"),
-        "failed": outcomes.count("failed"),
+        "confirmed": sum(1 for o in stored if o.status == "confirmed"),
+        "failed": sum(1 for o in stored if o.status == "failed"),
         "seconds": round(elapsed, 2),
         "orders_per_second": round(len(ids) / elapsed, 1) if elapsed > 0 else None,
+        "end_from_database": unseen,
         "in_flight": in_flight,
         "post_ms": _spread(observed.post_ms),
         "push_ms": _spread(observed.push_ms),
         "db_statements_per_order": round((db_after - db_before) / max(1, len(ids)), 2),
         "redis_commands_per_order": round((redis_after - redis_before) / max(1, len(ids)), 1),
         "processes": processes,
+        "machine": {**machine, "waited_for_quiet_seconds": waited},
+        "watched": watch,
+        "firehose": {
+            **checks.firehose_completeness(stored, observed.seqs, observed.finished),
+            "reconnects": observed.reconnects,
+            "closes": observed.closes[:10],
+            "replayed": observed.replayed,
+            "stale": observed.stale,
+        },
+        "bounds": checks.check_orders(stored, len(ids)),
+        "cpu_ms_per_order": _cpu_per_order(processes, len(ids)),
+        "logs": checks.scan_logs(servers.log_dir(key)),
         "samples": {
             "post_ms": sorted(observed.post_ms),
             "push_ms": sorted(observed.push_ms),
@@ -143,13 +204,59 @@ async def throughput(
     }
 
 
+async def wait_ended(
+    database_url: str,
+    seen: dict[str, float],
+    ids: list[str],
+    timeout: float,
+    grace: float = 3.0,
+) -> dict[str, float]:
+    """When each order ended: the moment the firehose delivered its terminal event, or,
+    for an order the firehose never delivered, the terminal event's commit time in
+    PostgreSQL (the run's end then does not hang on a lost event; the firehose check
+    reports it). Waits until every order is terminal, giving the firehose `grace` seconds
+    after PostgreSQL says so; at most `timeout` seconds."""
+    import asyncpg
+
+    deadline = time.monotonic() + timeout
+    stored: dict[str, tuple[float, float]] = {}  # id → (commit time, when we noticed)
+    last_poll = 0.0
+    conn = await asyncpg.connect(database_url)
+    try:
+        while time.monotonic() < deadline:
+            unseen = [i for i in ids if i not in seen]
+            now = time.monotonic()
+            if not unseen:
+                break
+            if all(i in stored and now - stored[i][1] >= grace for i in unseen):
+                break
+            if now - last_poll >= 0.5:
+                last_poll = now
+                rows = await conn.fetch(
+                    "SELECT id, updated_at FROM orders WHERE id = ANY($1::uuid[])"
+                    " AND status = ANY($2::varchar[])",
+                    [uuid.UUID(i) for i in unseen if i not in stored],
+                    list(TERMINAL),
+                )
+                for row in rows:
+                    stored[str(row["id"])] = (row["updated_at"].timestamp(), now)
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    return {i: seen[i] if i in seen else stored[i][0] for i in ids if i in seen or i in stored}
+
+
 def _profile(stack: Stack, target: Path | None, name: str) -> list[subprocess.Popen[bytes]]:
     """py-spy on the web process and each worker, until sent SIGINT (flame graph SVGs)."""
     if target is None:
         return []
-    target.mkdir(parents=True, exist_ok=True)
     pids = {"web": stack.web.pid if stack.web else None}
     pids.update({f"worker{i}": w.pid for i, w in enumerate(stack.workers, 1)})
+    return _spy(pids, target, name)
+
+
+def _spy(pids: dict[str, int | None], target: Path, name: str) -> list[subprocess.Popen[bytes]]:
+    target.mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).with_name("py-spy")
     return [
         subprocess.Popen(
@@ -162,6 +269,301 @@ def _profile(stack: Stack, target: Path | None, name: str) -> list[subprocess.Po
         for role, pid in pids.items()
         if pid
     ]  # fmt: skip
+
+
+# -- the floor ----------------------------------------------------------------------------
+
+FLOOR_SCHEMA = "bench_floor"
+
+
+async def prepare_floor(database_url: str, schema: str = FLOOR_SCHEMA) -> None:
+    """The engine's two tables, again, in a schema of their own: same columns, defaults,
+    indexes and foreign key, and an event id sequence of their own."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
+                f" CREATE TABLE {schema}.orders (LIKE public.orders INCLUDING ALL);"
+                f" CREATE TABLE {schema}.order_events (LIKE public.order_events INCLUDING ALL);"
+            )
+            serials = await conn.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = $1"
+                " AND table_name = 'order_events' AND column_default LIKE 'nextval(%'",
+                schema,
+            )
+            for row in serials:
+                column = row["column_name"]
+                sequence = f"{schema}.order_events_{column}_seq"
+                await conn.execute(
+                    f"CREATE SEQUENCE {sequence} OWNED BY {schema}.order_events.{column};"
+                    f" ALTER TABLE {schema}.order_events ALTER COLUMN {column}"
+                    f" SET DEFAULT nextval('{sequence}')"
+                )
+            foreign = await conn.fetch(
+                "SELECT conrelid::regclass::text AS tab, conname, pg_get_constraintdef(oid) AS def"
+                " FROM pg_constraint WHERE contype = 'f'"
+                " AND conrelid IN ('public.orders'::regclass, 'public.order_events'::regclass)"
+            )
+            # Unqualified in the definition, the referenced table resolves in our schema.
+            await conn.execute(f"SET LOCAL search_path = {schema}")
+            for row in foreign:
+                table = row["tab"].rsplit(".", 1)[-1]
+                await conn.execute(
+                    f"ALTER TABLE {schema}.{table} ADD CONSTRAINT {row['conname']} {row['def']}"
+                )
+    finally:
+        await conn.close()
+
+
+async def _seed_floor_pools(redis_url: str, prefix: str, mix: Mix) -> None:
+    from bench.floor import VENUES, Keys
+
+    keys = Keys(prefix)
+    redis = Redis.from_url(redis_url)
+    try:
+        for token_in, token_out, _, _ in mix:
+            for venue in VENUES:
+                await redis.hset(
+                    keys.pool(venue, token_in, token_out),
+                    mapping={
+                        "liquidity": "1000000",
+                        "skew": "0",
+                        "updated_at": "0",
+                        "version": "0",
+                    },
+                )
+    finally:
+        await redis.aclose()
+
+
+@dataclass
+class _FloorProcess:
+    role: str
+    process: asyncio.subprocess.Process
+
+    async def answer(self, timeout: float = 600) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not line:
+            raise RuntimeError(f"floor {self.role} process exited ({self.process.returncode})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def place(self, count: int, mix: Mix, out: Path) -> dict[str, Any]:
+        """Have it place `count` orders; what it placed (ids, start, latencies)."""
+        await self.send(f"place {count} {out} {json.dumps(mix)}")
+        await self.answer()
+        placed: dict[str, Any] = json.loads(await asyncio.to_thread(out.read_text))
+        return placed
+
+    async def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+
+
+class _Terminals:
+    """The floor's event channel, watched like the engine's firehose: when each order ended."""
+
+    def __init__(self, redis_url: str, channel: str) -> None:
+        self.redis = Redis.from_url(redis_url)
+        self.channel = channel
+        self.finished: dict[str, float] = {}
+        self.outcomes: dict[str, str] = {}
+        self.events = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self.channel)
+        self._task = asyncio.create_task(self._listen(pubsub))
+
+    async def _listen(self, pubsub: Any) -> None:
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is None or message["type"] != "message":
+                continue
+            self.events += 1
+            event = json.loads(message["data"])["event"]
+            if event["status"] in TERMINAL:
+                self.finished[event["orderId"]] = time.time()
+                self.outcomes[event["orderId"]] = event["status"]
+
+    async def wait(self, ids: list[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(i in self.finished for i in ids):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self.redis.aclose()
+
+
+async def floor(
+    servers: Servers,
+    name: str,
+    *,
+    processes: int,
+    orders: int,
+    in_flight: int,
+    concurrency: int,
+    mix: Mix = MIX,
+    warmup: int = 100,
+    timeout: float = 300,
+    census: Census | None = None,
+    round_: int = 1,
+) -> dict[str, Any]:
+    """The floor (bench/floor.py): the engine's round trips per order and nothing else.
+
+    Two processes by default, as the engine runs (one places orders as the web process
+    does, one executes them as a worker does); one process with `processes=1`. The
+    window is timed like the engine's: first order placed → last terminal event seen
+    on the floor's event channel by this process.
+    """
+    key = name if round_ == 1 else f"{name}-r{round_}"
+    prefix = f"bench-{key}"
+    await prepare_floor(servers.database_url)
+    await _seed_floor_pools(servers.redis_url, prefix, mix)
+    roles = ["execute", "place"] if processes == 2 else ["both"]
+    log_dir = servers.log_dir(key)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    children: dict[str, _FloorProcess] = {}
+    for role in roles:
+        with (log_dir / f"floor-{role}.log").open("ab") as log:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.floor", "--role", role, "--prefix", prefix,
+                "--schema", FLOOR_SCHEMA, "--database-url", servers.database_url,
+                "--redis-url", servers.redis_url, "--concurrency", str(concurrency),
+                "--in-flight", str(in_flight),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+                limit=2**24,
+            )  # fmt: skip
+        children[role] = _FloorProcess(role, process)
+    terminals = _Terminals(servers.redis_url, f"{prefix}:events")
+    try:
+        for child in children.values():
+            await child.answer(60)  # ready
+        placer = children.get("place") or children["both"]
+        await terminals.start()
+        warm = await placer.place(warmup, mix, log_dir / "warm-up.json")
+        await terminals.wait(warm["ids"], timeout)
+        await asyncio.sleep(1)
+        waited = await quiet_machine()
+        meter = servers.meter(None, {f"floor {r}": c.process.pid for r, c in children.items()})
+        profilers = (
+            _spy({f"floor-{r}": c.process.pid for r, c in children.items()}, servers.profile, name)
+            if servers.profile
+            else []
+        )
+        meter.start()
+        redis_before = redis_commands(servers.redis_url)
+        if census is not None:
+            await census.start()
+        placed = await placer.place(orders, mix, log_dir / "placed.json")
+        ids: list[str] = placed["ids"]
+        complete = await terminals.wait(ids, timeout)
+        census_window = (
+            await census.stop(len(ids), time.time() - placed["started"]) if census else None
+        )
+        seen = [terminals.finished[i] for i in ids if i in terminals.finished]
+        elapsed = (max(seen) if seen else time.time()) - placed["started"]
+        redis_after = redis_commands(servers.redis_url)
+        measured = meter.stop()
+        machine = meter.machine
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(30)
+        finals = []
+        for child in children.values():
+            assert child.process.stdin is not None
+            child.process.stdin.close()
+            finals.append(await child.answer(60))
+            await child.process.wait()
+    finally:
+        await terminals.stop()
+        for child in children.values():
+            if child.process.returncode is None:
+                child.process.kill()
+                await child.process.wait()
+    outcomes = [terminals.outcomes.get(i, "unfinished") for i in ids]
+    stored = await checks.load_orders(servers.database_url, ids, schema=FLOOR_SCHEMA)
+    statements = sum(f.get("statements", 0) for f in finals)
+    return {
+        "scenario": name,
+        "round": round_,
+        "floor_processes": processes,
+        "worker_concurrency": concurrency,
+        "latency_scale": 0.0,
+        "mix": "hot" if len({(m[0], m[1]) for m in mix}) == 1 else "mixed",
+        "orders": len(ids),
+        "complete": complete,
+        "confirmed": outcomes.count("confirmed"),
+        "failed": outcomes.count("failed"),
+        "errors": [e for f in finals for e in f.get("errors", [])],
+        "seconds": round(elapsed, 2),
+        "orders_per_second": round(len(ids) / elapsed, 1) if elapsed > 0 else None,
+        "in_flight": in_flight,
+        "place_ms": _spread(placed["place_ms"]),
+        "db_statements_per_order": round(statements / max(1, len(ids) + warmup), 2),
+        "redis_commands_per_order": round((redis_after - redis_before) / max(1, len(ids)), 1),
+        "processes": measured,
+        "cpu_ms_per_order": _cpu_per_order(measured, len(ids)),
+        "machine": {**machine, "waited_for_quiet_seconds": waited},
+        "bounds": checks.check_orders(stored, len(ids)),
+        "logs": checks.scan_logs(log_dir),
+        **({"census": census_window} if census_window else {}),
+        "samples": {"post_ms": sorted(placed["place_ms"]), "push_ms": []},
+    }
+
+
+# -- the census: Redis round trips per order, by command ----------------------------------
+
+
+async def census_engine(servers: Servers, *, orders: int, in_flight: int) -> dict[str, Any]:
+    """The engine's Redis round trips per order, read from MONITOR (1 web + 1 worker)."""
+    env = {"MOCK_LATENCY_SCALE": "0", "MOCK_FAILURE_RATE": "0", "WORKER_CONCURRENCY": "32"}
+    stack = servers.processes("census-engine", 1, 1, **env)
+    census = Census(servers.redis_url)
+    try:
+        base = stack.url
+        await place_orders(base, 100, in_flight, Observed())
+        observed = Observed()
+        ready = asyncio.Event()
+        hose = asyncio.create_task(firehose(base, observed, ready))
+        await ready.wait()
+        await asyncio.sleep(1.5)
+        await census.idle(2.0)
+        await census.start()
+        ids = await place_orders(base, orders, in_flight, observed)
+        await wait_ended(servers.database_url, observed.finished, ids, 120)
+        result = await census.stop(len(ids), time.time() - observed.first_post)
+        hose.cancel()
+    finally:
+        stack.stop()
+    return {"scenario": "census-engine", **result}
+
+
+async def census_floor(servers: Servers, *, orders: int, in_flight: int) -> dict[str, Any]:
+    """The floor's Redis round trips per order, read the same way."""
+    census = Census(servers.redis_url)
+    await census.idle(2.0)
+    run = await floor(
+        servers,
+        "census-floor",
+        processes=2,
+        orders=orders,
+        in_flight=in_flight,
+        concurrency=32,
+        census=census,
+    )
+    return {"scenario": "census-floor", **run["census"]}
 
 
 async def many_sockets(
@@ -199,7 +601,9 @@ async def many_sockets(
         processes = meter.stop()
     finally:
         stack.stop()
+    machine = meter.machine
     finished = sum(1 for r in results if isinstance(r, str) and r in TERMINAL)
+    stored = await checks.load_orders(servers.database_url, ids)
     return {
         "scenario": "sockets",
         "sockets": len(ids),
@@ -208,6 +612,9 @@ async def many_sockets(
         "errors": sum(1 for r in results if isinstance(r, BaseException)),
         "seconds_to_drain": round(elapsed, 1),
         "processes": processes,
+        "machine": machine,
+        "bounds": checks.check_orders(stored, len(ids)),
+        "logs": checks.scan_logs(servers.log_dir("sockets")),
     }
 
 
@@ -233,6 +640,15 @@ async def _socket_count(base: str, wanted: int, timeout: float = 120) -> int:
                 return count
             await asyncio.sleep(0.5)
     return count
+
+
+def _cpu_per_order(processes: dict[str, dict[str, float]], orders: int) -> dict[str, float]:
+    """CPU milliseconds per order by process, and `servers`: all but the load generator."""
+    per = {
+        name: round(p["cpu_seconds"] * 1000 / max(1, orders), 3) for name, p in processes.items()
+    }
+    per["servers"] = round(sum(v for k, v in per.items() if k != "load generator"), 3)
+    return per
 
 
 def _spread(values: list[float]) -> dict[str, float]:

@@ -134,6 +134,8 @@ class _Child:
     command: list[str]
     env: dict[str, str]
     """The stack's own environment, read at each start: a new DATABASE_URL applies."""
+    log: Path | None = None
+    """A file its stdout and stderr are appended to (restarts included); None: ours."""
     process: subprocess.Popen[bytes] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -151,9 +153,19 @@ class _Child:
         self.process = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            self.command, env=self.env, start_new_session=True, preexec_fn=die_with_parent
-        )
+        if self.log is None:
+            return subprocess.Popen(
+                self.command, env=self.env, start_new_session=True, preexec_fn=die_with_parent
+            )
+        with self.log.open("ab") as out:
+            return subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
 
 
 @dataclass
@@ -165,6 +177,9 @@ class Stack:
     worker_processes: int = 1
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     policy: RestartPolicy = field(default_factory=RestartPolicy)
+    log_dir: Path | None = None
+    """Where web and worker processes write their output, one file each (`web.log`,
+    `worker-1.log`, …); None: to this process's stdout and stderr."""
     _children: list[_Child] = field(default_factory=list)
     _postgres: EmbeddedPostgres | None = None
     _redis: EmbeddedRedis | None = None
@@ -214,7 +229,7 @@ class Stack:
         """Start the web and worker processes; returns once /healthz answers 200."""
         self.env.update(PORT=str(self.port), HOST=self.host, WEB_PROCESSES=str(self.web_processes))
         web = [sys.executable, "-m", "app.web.serve"]
-        self._children.append(_Child("web", web, self.env))
+        self._children.append(_Child("web", web, self.env, self._log_file("web")))
         for _ in range(self.worker_processes):
             self.add_worker()
         wait_for_port(self.port, process=self.web, what="the web server", timeout=60)
@@ -223,9 +238,15 @@ class Stack:
     def add_worker(self) -> subprocess.Popen[bytes]:
         """Start one more worker process."""
         name = f"worker {len(self.workers) + 1}"
-        worker = _Child(name, [sys.executable, "-m", "jobs"], self.env)
+        worker = _Child(name, [sys.executable, "-m", "jobs"], self.env, self._log_file(name))
         self._children.append(worker)
         return worker.process
+
+    def _log_file(self, name: str) -> Path | None:
+        if self.log_dir is None:
+            return None
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return self.log_dir / f"{name.replace(' ', '-')}.log"
 
     def _wait_healthy(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
