@@ -9,11 +9,14 @@ from redis.asyncio import Redis
 
 from app.clients import connections_for, redis_client
 from app.db.database import Database
+from app.db.keys import KeyStore
 from app.db.orders import OrderStore
+from app.db.webhooks import WebhookStore
 from app.domain.retry import RETRY
 from app.events.bus import EventPublisher
 from app.metrics import METRICS
 from app.periodic import Periodic
+from app.services.access import Access
 from app.services.catalog import VenueCatalog
 from app.services.execution import Executor
 from app.services.monitoring import Monitor
@@ -22,6 +25,7 @@ from app.services.queueing import ExecutionQueue, JobPolicy, make_queue
 from app.services.quoting import Quoter
 from app.services.reads import OrderReads
 from app.services.reconciler import Reconciler
+from app.services.webhooks import Courier, Webhooks
 from app.settings import Settings
 from app.venues.base import Venue
 from app.venues.clock import Clock
@@ -50,6 +54,9 @@ class Runtime:
     reconciler: Reconciler
     desk: OrderDesk
     reads: OrderReads
+    access: Access
+    webhooks: Webhooks
+    courier: Courier
     catalog: VenueCatalog
     monitor: Monitor
     metrics_flusher: Periodic
@@ -60,6 +67,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.metrics_flusher.stop()
+        await self.courier.close()
         await self.queue.queue.disconnect()
         await self.redis.aclose()
         await self.db.stop()
@@ -80,6 +88,7 @@ async def open_runtime(
     clock: Clock | None = None,
     concurrency: int = WEB_CONCURRENCY,
     venues: VenueOverrides | None = None,
+    session_secret: str = "",
 ) -> Runtime:
     """Connect to PostgreSQL and Redis and wire the services; `close()` undoes it.
 
@@ -129,8 +138,16 @@ async def open_runtime(
         quoter=quoter,
         executor=executor,
         reconciler=Reconciler(store, queue),
-        desk=OrderDesk(store, queue, publisher),
+        desk=OrderDesk(
+            store,
+            queue,
+            publisher,
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        ),
         reads=reads,
+        access=Access(KeyStore(db), session_secret or settings.secret_key),
+        webhooks=Webhooks(WebhookStore(db)),
+        courier=Courier(WebhookStore(db)),
         catalog=VenueCatalog(trading),
         monitor=Monitor(
             db,

@@ -18,17 +18,21 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
         runtime = await open_runtime(settings, concurrency=settings.worker_concurrency)
         ctx["runtime"] = runtime
-        # At start-up, then every interval: nothing stays stuck if Redis lost the queue.
-        ctx["reconciler"] = Periodic(
-            "reconciler",
-            runtime.reconciler.sweep,
-            interval=settings.reconcile_interval_seconds,
-            delay=0,
-        )
+        ctx["loops"] = [
+            # At start-up, then every interval: nothing stays stuck if Redis lost the queue.
+            Periodic(
+                "reconciler",
+                runtime.reconciler.sweep,
+                interval=settings.reconcile_interval_seconds,
+                delay=0,
+            ),
+            Periodic("webhook deliveries", runtime.courier.deliver_due, interval=0.25),
+            Periodic("idempotency key expiry", runtime.desk.forget_old_keys, interval=600),
+        ]
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        if "reconciler" in ctx:
-            await ctx["reconciler"].stop()
+        for loop in ctx.get("loops", []):
+            await loop.stop()
         if "runtime" in ctx:
             await ctx["runtime"].close()
 

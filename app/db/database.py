@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -70,10 +72,35 @@ class Database:
         async with self.pool.acquire(timeout=self.timeout) as conn:
             return str(await conn.execute(sql, *args))
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """Statements that commit together (each counted like any other)."""
+        async with self.pool.acquire(timeout=self.timeout) as conn, conn.transaction():
+            yield Connection(conn)
+
     async def select(self, query: Any) -> list[dict[str, Any]]:
         """Run a Piccolo query (a select) on this pool; rows as dicts."""
         sql, args = query.querystrings[0].compile_string(engine_type=self.engine.engine_type)
         return [dict(row) for row in await self.fetch(sql, *args)]
+
+
+class Connection:
+    """One connection inside a transaction, counting its statements as `Database` does."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        METRICS.count("oee_db_statements_total")
+        return await self._conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        METRICS.count("oee_db_statements_total")
+        return await self._conn.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        METRICS.count("oee_db_statements_total")
+        return str(await self._conn.execute(sql, *args))
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

@@ -31,7 +31,11 @@ SELECT pg_current_snapshot()::text AS snapshot,
        (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM order_events_id_seq) AS issued
 """
 
-_AFTER = "SELECT * FROM order_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3"
+_AFTER = """
+SELECT e.*, o.owner FROM order_events e JOIN orders o ON o.id = e.order_id
+WHERE e.id > $1 AND e.id <= $2 AND ($4::varchar IS NULL OR o.owner = $4)
+ORDER BY e.id LIMIT $3
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +125,15 @@ class EventFeed:
                 return value
             await asyncio.sleep(self.POLL_SECONDS)  # polling the server's snapshot
 
-    async def read(self, after: int, upto: int, limit: int) -> list[OrderEvent]:
-        """Events with `after` < eventId ≤ `upto`, in eventId order."""
-        rows = await self.db.fetch(_AFTER, after, upto, limit)
-        return [event_from_row(row) for row in rows]
+    async def read(
+        self, after: int, upto: int, limit: int, owner: str | None = None
+    ) -> list[OrderEvent]:
+        """Events with `after` < eventId ≤ `upto` (of `owner`'s orders, or all), in order."""
+        return [event for event, _ in await self.read_owned(after, upto, limit, owner)]
+
+    async def read_owned(
+        self, after: int, upto: int, limit: int, owner: str | None = None
+    ) -> list[tuple[OrderEvent, str]]:
+        """As `read`, each event with its order's owner."""
+        rows = await self.db.fetch(_AFTER, after, upto, limit, owner)
+        return [(event_from_row(row), row["owner"]) for row in rows]

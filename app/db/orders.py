@@ -15,12 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
+import msgspec
 from piccolo.query.functions.aggregate import Count
 
 from app.db.database import Database
 from app.db.tables import OrderRow
 from app.domain.filters import OrderFilter, Page
 from app.domain.order import Order
+from app.domain.problems import ClientOrderIdTaken, KeyInFlight, KeyReused
 from app.domain.requests import OrderRequest
 from app.domain.status import TERMINAL, OrderStatus, check_transition
 from app.domain.tokens import find_market
@@ -28,25 +31,37 @@ from app.events.schema import OrderEvent, QuoteView, Recorded, amount, decode_qu
 from app.ids import parse_uuid
 
 # Every statement that writes an event writes `orders` first, so it holds a transaction
-# id before it takes an event id: the feed's horizon (app/db/feed.py) relies on it.
-_CREATE = """
+# id before it takes an event id: the feed's horizon (app/db/feed.py) relies on it. The
+# same statement queues the event for the owner's matching webhooks (the outbox), so a
+# delivery is never lost between writing the event and sending it.
+_OUTBOX = """
+outbox AS (
+    INSERT INTO webhook_deliveries (webhook_id, event_id, next_at)
+    SELECT w.id, event.id, now() FROM webhooks w, event, {order}
+    WHERE w.owner = {order}.owner AND w.deleted_at IS NULL
+      AND {order}.status = ANY(string_to_array(w.events, ','))
+)
+"""
+
+_CREATE = f"""
 WITH created AS (
     INSERT INTO orders (id, type, token_in, token_out, amount_in, slippage_bps, status,
-                        attempt, last_seq, client, terms, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, 1, $7, $8::jsonb, now(), now())
+                        attempt, last_seq, client, terms, owner, client_order_id,
+                        created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, 1, $7, $8::jsonb, $9, $10, now(), now())
     RETURNING *
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt)
     SELECT id, 1, 'pending', created_at, 1 FROM created
     RETURNING id
-)
+), {_OUTBOX.format(order="created")}
 SELECT created.*, event.id AS event_id FROM created, event
 """
 
 # Entering routing starts an attempt afresh: the previous attempt's venue and tx are cleared.
 # The first quote and the bound it sets (`quoted_out`, `min_out`) are written once and
 # never cleared: no retry moves the user's bound.
-_TRANSITION = """
+_TRANSITION = f"""
 WITH moved AS (
     UPDATE orders SET
         status = $3::varchar,
@@ -69,8 +84,19 @@ WITH moved AS (
     SELECT id, last_seq, status, updated_at, attempt, $6, $7, $8::jsonb, $11, $12, $13, $14
     FROM moved
     RETURNING id
-)
+), {_OUTBOX.format(order="moved")}
 SELECT moved.*, event.id AS event_id FROM moved, event
+"""
+
+_CLAIM_KEY = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
+_FIND_KEY = """
+SELECT fingerprint, status_code, response, created_at > now() - make_interval(secs => $3) AS live
+FROM idempotency_keys WHERE owner = $1 AND key = $2
+"""
+_FORGET_KEY = "DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2"
+_REMEMBER_KEY = """
+INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, response, created_at)
+VALUES ($1, $2, $3, $4, $5, now())
 """
 
 _NOTE_RETRY = """
@@ -105,21 +131,69 @@ class OrderStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, order_id: uuid.UUID, request: OrderRequest, client: str) -> Recorded:
-        row = await self.db.fetchrow(
-            _CREATE,
-            order_id,
-            request.type,
-            request.market.token_in.symbol,
-            request.market.token_out.symbol,
-            request.amount,
-            request.slippage_bps,
-            client[:64],
-            json.dumps(request.terms),
-        )
+    async def create(
+        self, order_id: uuid.UUID, request: OrderRequest, client: str, owner: str = ""
+    ) -> Recorded:
+        """Store a new order as `pending` with its first event, in one statement."""
+        try:
+            row = await self.db.fetchrow(_CREATE, *_create_args(order_id, request, client, owner))
+        except asyncpg.UniqueViolationError:
+            raise await self._reference_taken(owner, request) from None
         assert row is not None
-        order = order_from_row(row)
-        return Recorded(_event(order, row, seq=1, status=OrderStatus.PENDING, attempt=1), order)
+        return _created(row)
+
+    async def create_once(
+        self,
+        order_id: uuid.UUID,
+        request: OrderRequest,
+        client: str,
+        owner: str,
+        once: Once,
+    ) -> Recorded | Order:
+        """Store the order unless this owner's idempotency key was already used.
+
+        Returns the new order's record, or — for a repeat of a request already handled —
+        the order as it was placed then. Raises `KeyInFlight` while another request with
+        the key is being handled, `KeyReused` if the key came with a different request.
+        The key is remembered in the same transaction as the order.
+        """
+        try:
+            async with self.db.transaction() as conn:
+                if not await conn.fetchval(_CLAIM_KEY, f"{owner}\x00{once.key}"):
+                    raise KeyInFlight("a request with this Idempotency-Key is still in flight")
+                seen = await conn.fetchrow(_FIND_KEY, owner, once.key, once.ttl_seconds)
+                if seen is not None and seen["live"]:
+                    if seen["fingerprint"] != once.fingerprint:
+                        raise KeyReused("this Idempotency-Key was used with a different request")
+                    return msgspec.json.decode(seen["response"], type=Order)
+                if seen is not None:
+                    await conn.execute(_FORGET_KEY, owner, once.key)
+                row = await conn.fetchrow(_CREATE, *_create_args(order_id, request, client, owner))
+                assert row is not None
+                recorded = _created(row)
+                placed = msgspec.json.encode(recorded.order).decode()
+                await conn.execute(_REMEMBER_KEY, owner, once.key, once.fingerprint, 201, placed)
+                return recorded
+        except asyncpg.UniqueViolationError:
+            raise await self._reference_taken(owner, request) from None
+
+    async def _reference_taken(self, owner: str, request: OrderRequest) -> ClientOrderIdTaken:
+        taken = await self.db.fetchval(
+            "SELECT id FROM orders WHERE owner = $1 AND client_order_id = $2",
+            owner,
+            request.client_order_id,
+        )
+        return ClientOrderIdTaken(
+            f"clientOrderId {request.client_order_id!r} is already used by order {taken}"
+        )
+
+    async def forget_keys(self, older_than_seconds: float) -> int:
+        """Drop idempotency keys past their time; how many went."""
+        done = await self.db.execute(
+            "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
+            older_than_seconds,
+        )
+        return int(done.split()[-1])
 
     async def transition(self, order_id: str, move: Move) -> Recorded | None:
         """Apply `move` if the order is still where the caller saw it; None if it is not."""
@@ -207,21 +281,26 @@ class OrderStore:
         )
         return {OrderStatus(row["status"]): int(row["n"]) for row in rows}
 
-    async def recent_fills_by_venue(self, limit: int = 100) -> dict[str, int]:
-        """How the last `limit` confirmed orders split between venues."""
+    async def recent_fills_by_venue(self, owner: str | None, limit: int = 100) -> dict[str, int]:
+        """How the last `limit` confirmed orders (of `owner`, or all) split between venues."""
         rows = await self.db.fetch(
             "SELECT dex, count(*) AS fills FROM (SELECT dex FROM orders"
-            " WHERE status = 'confirmed' ORDER BY id DESC LIMIT $1) recent GROUP BY dex",
+            " WHERE status = 'confirmed' AND ($2::varchar IS NULL OR owner = $2)"
+            " ORDER BY id DESC LIMIT $1) recent GROUP BY dex",
             limit,
+            owner,
         )
         return {row["dex"]: row["fills"] for row in rows}
 
-    async def recent_confirm_times(self, limit: int = 40) -> list[tuple[str, datetime, datetime]]:
+    async def recent_confirm_times(
+        self, owner: str | None, limit: int = 40
+    ) -> list[tuple[str, datetime, datetime]]:
         """(order id, placed, confirmed) of the last `limit` confirmed orders, newest first."""
         rows = await self.db.fetch(
             "SELECT id, created_at, updated_at FROM orders WHERE status = 'confirmed'"
-            " ORDER BY id DESC LIMIT $1",
+            " AND ($2::varchar IS NULL OR owner = $2) ORDER BY id DESC LIMIT $1",
             limit,
+            owner,
         )
         return [(str(r["id"]), r["created_at"], r["updated_at"]) for r in rows]
 
@@ -259,7 +338,43 @@ def _clauses(where: OrderFilter) -> list[Any]:
         clauses.append(OrderRow.created_at < where.created_to)
     if where.before:
         clauses.append(OrderRow.id < uuid.UUID(where.before))
+    if where.owner is not None:
+        clauses.append(OrderRow.owner == where.owner)
+    if where.client_order_id:
+        clauses.append(OrderRow.client_order_id == where.client_order_id)
     return clauses
+
+
+@dataclass(frozen=True, slots=True)
+class Once:
+    """An idempotency key as the store checks it."""
+
+    key: str
+    fingerprint: str
+    """A hash of the request: the same key must come with the same request."""
+    ttl_seconds: float
+
+
+def _create_args(
+    order_id: uuid.UUID, request: OrderRequest, client: str, owner: str
+) -> tuple[object, ...]:
+    return (
+        order_id,
+        request.type,
+        request.market.token_in.symbol,
+        request.market.token_out.symbol,
+        request.amount,
+        request.slippage_bps,
+        client[:64],
+        json.dumps(request.terms),
+        owner,
+        request.client_order_id,
+    )
+
+
+def _created(row: Any) -> Recorded:
+    order = order_from_row(row)
+    return Recorded(_event(order, row, seq=1, status=OrderStatus.PENDING, attempt=1), order)
 
 
 def _event(order: Order, row: Any, **fields: Any) -> OrderEvent:
@@ -285,6 +400,8 @@ def order_from_row(row: Any) -> Order:
         updated_at=row["updated_at"],
         terms=json.loads(terms) if isinstance(terms, str) else dict(terms or {}),
         client=row["client"],
+        owner=row["owner"],
+        client_order_id=row["client_order_id"],
         dex=row["dex"],
         tx_hash=row["tx_hash"],
         quoted_out=row["quoted_out"],

@@ -21,3 +21,23 @@ def shown(raw: object, limit: int = 40) -> str:
     """A client's value, quoted and cut short, for a message."""
     text = repr(raw)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+class Conflict(Exception):
+    """A valid request that cannot be carried out as things stand (an HTTP 409 or 422)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class KeyInFlight(Conflict):
+    """A request with the same Idempotency-Key is still being handled: try again shortly."""
+
+
+class KeyReused(Conflict):
+    """The Idempotency-Key was already used with a different request."""
+
+
+class ClientOrderIdTaken(Conflict):
+    """The owner already has an order with this clientOrderId."""

@@ -22,6 +22,8 @@ MAX_AMOUNT_CHARS = 40
 """Checked before any arithmetic, so a huge number costs nothing to refuse."""
 _AMOUNT = re.compile(AMOUNT_PATTERN, re.ASCII)
 _WHOLE = re.compile(r"^[0-9]{1,9}$", re.ASCII)
+CLIENT_ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+CLIENT_ORDER_ID = re.compile(CLIENT_ORDER_ID_PATTERN, re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,7 @@ class OrderRequest:
     amount: Decimal
     slippage_bps: int
     terms: dict[str, str] = dataclass_field(default_factory=dict)
+    client_order_id: str | None = None
 
     @property
     def type(self) -> str:
@@ -55,6 +58,7 @@ def validate_order(
     amount: Decimal | str | int,
     slippage_bps: int | str | None,
     terms: Mapping[str, object] | None = None,
+    client_order_id: object = None,
 ) -> OrderRequest:
     """Check every rule and return the request, or raise `InvalidOrder` listing all problems.
 
@@ -66,9 +70,24 @@ def validate_order(
     parsed_amount = _amount(amount, market, problems)
     slippage = _slippage(slippage_bps, problems)
     parsed_terms = kind.parse_terms(terms or {}, problems) if kind else {}
+    reference = _client_order_id(client_order_id, problems)
     if problems or kind is None or market is None or parsed_amount is None or slippage is None:
         raise InvalidOrder(problems)
-    return OrderRequest(kind, market, parsed_amount, slippage, parsed_terms)
+    return OrderRequest(kind, market, parsed_amount, slippage, parsed_terms, reference)
+
+
+def _client_order_id(raw: object, problems: list[Problem]) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str) and CLIENT_ORDER_ID.match(raw):
+        return raw
+    problems.append(
+        Problem(
+            "clientOrderId",
+            f"clientOrderId must be 1-64 letters, digits, '_' or '-' (got {shown(raw)})",
+        )
+    )
+    return None
 
 
 def _kind(raw: str, problems: list[Problem]) -> OrderKind | None:

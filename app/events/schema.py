@@ -127,6 +127,8 @@ class Notice(msgspec.Struct, frozen=True):
 
     event: OrderEvent
     order: OrderView
+    owner: str = ""
+    """The key that placed the order: who, besides admins, may be shown it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,7 @@ class Recorded:
     order: Order
 
     def notice(self) -> Notice:
-        return Notice(self.event, OrderView.of(self.order))
+        return Notice(self.event, OrderView.of(self.order), self.order.owner)
 
 
 _encoder = msgspec.json.Encoder()

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ExceptionHandlersMap
 from redis.exceptions import RedisError
 
@@ -61,8 +63,16 @@ OUTAGES: tuple[type[Exception], ...] = (
 """Failures of the servers behind the engine, not of the request."""
 
 
-def client_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[ErrorBody]:
-    """A 4xx: answered with its reason, logged as a warning (never with the request body)."""
+def client_error(
+    request: Request[Any, Any, Any], error: HTTPException
+) -> Response[ErrorBody] | Redirect:
+    """A 4xx: answered with its reason, logged as a warning (never with the request body).
+
+    A browser asking for a page without being signed in is sent to the sign-in page.
+    """
+    if error.status_code == HTTP_401_UNAUTHORIZED and _is_page(request):
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/login?next={quote(path, safe='/')}", status_code=303)
     if error.status_code < 500:
         log.warning(
             "%s %s → %s: %s",
@@ -78,6 +88,11 @@ def client_error(request: Request[Any, Any, Any], error: HTTPException) -> Respo
         headers=error.headers,
         media_type=MediaType.JSON,
     )
+
+
+def _is_page(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    return request.method == "GET" and not path.startswith(("/api/", "/schema", "/metrics"))
 
 
 def outage(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:

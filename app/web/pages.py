@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 
+from app.domain.access import Scope
 from app.domain.filters import OrderFilter
 from app.domain.problems import InvalidOrder, shown
 from app.domain.status import OrderStatus
@@ -26,6 +27,7 @@ from app.metrics import METRICS
 from app.web import intake
 from app.web.api.catalog import quote_board
 from app.web.api.orders import client_of
+from app.web.auth import Caller, requires
 from app.web.context import Web, WebContext
 from app.web.filters import parse_filter, problems_of
 from app.web.views import dashboard_context, form_context, order_context
@@ -60,11 +62,11 @@ class PagesController(Controller):
     response_headers = [ResponseHeader(name="Content-Security-Policy", value=CSP)]
 
     @get("/")
-    async def dashboard(self, web: Web) -> Template:
-        return Template("pages/dashboard.html", context=await dashboard_context(web))
+    async def dashboard(self, web: Web, principal: Caller) -> Template:
+        return Template("pages/dashboard.html", context=await dashboard_context(web, principal))
 
-    @post("/orders")
-    async def place(self, request: HTMXRequest, web: Web) -> Response[Any]:
+    @post("/orders", guards=[requires(Scope.TRADE)])
+    async def place(self, request: HTMXRequest, web: Web, principal: Caller) -> Response[Any]:
         """The dashboard's order form: the same rules and the same desk as the JSON API."""
         fields = intake.form_fields()
         raw = {k: str(v) for k, v in (await request.form()).items() if k in fields}
@@ -73,15 +75,17 @@ class PagesController(Controller):
         except InvalidOrder as error:
             METRICS.count("oee_orders_rejected_total", reason="invalid")
             errors = {p.field: p.message for p in error.problems}
-            return await self._form_errors(request, web, raw, errors, 422)
-        verdict = await web.limiter.check(client_of(request))
+            return await self._form_errors(request, web, principal, raw, errors, 422)
+        verdict = await web.limiter.check(principal.key_id, principal.rate_limit)
         if not verdict.allowed:
             METRICS.count("oee_orders_rejected_total", reason="rate_limited")
             message = f"Rate limit reached: try again in {verdict.headers['Retry-After']} s."
             return await self._form_errors(
-                request, web, raw, {"form": message}, 429, verdict.headers
+                request, web, principal, raw, {"form": message}, 429, verdict.headers
             )
-        order = OrderView.of(await web.desk.place(order_request, client_of(request)))
+        order = OrderView.of(
+            await web.desk.place(order_request, client_of(request), owner=principal.key_id)
+        )
         if not request.htmx:
             return Redirect(f"/orders/{order.order_id}", status_code=303)
         return Template("partials/order_row.html", context={"order": order})
@@ -90,6 +94,7 @@ class PagesController(Controller):
         self,
         request: HTMXRequest,
         web: WebContext,
+        principal: Caller,
         raw: dict[str, str],
         errors: dict[str, str],
         status: int,
@@ -105,7 +110,7 @@ class PagesController(Controller):
                 status_code=status,
                 headers=headers,
             )
-        context = {**await dashboard_context(web), **form}
+        context = {**await dashboard_context(web, principal), **form}
         return Template(
             "pages/dashboard.html", context=context, status_code=status, headers=headers
         )
@@ -136,6 +141,7 @@ class PagesController(Controller):
         self,
         request: HTMXRequest,
         web: Web,
+        principal: Caller,
         chosen: NamedDependency[dict[str, str]],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
@@ -146,6 +152,7 @@ class PagesController(Controller):
         except ValidationException as error:
             problems = problems_of(error)
             where = OrderFilter(limit=HISTORY_PAGE)
+        where = replace(where, owner=principal.owner_filter)
         page = await web.orders.page(where)
         counts = await web.orders.counts(where)
         query = {k: v for k, v in chosen.items() if v}
@@ -184,9 +191,11 @@ class PagesController(Controller):
         media_type="text/csv",
         dependencies={"chosen": Provide(history_filters, sync_to_thread=False)},
     )
-    async def export(self, web: Web, chosen: NamedDependency[dict[str, str]]) -> Stream:
+    async def export(
+        self, web: Web, principal: Caller, chosen: NamedDependency[dict[str, str]]
+    ) -> Stream:
         """Every order matching the history filters (all pages), newest first."""
-        where = self._filter(web, chosen, None, 1000)
+        where = replace(self._filter(web, chosen, None, 1000), owner=principal.owner_filter)
 
         async def rows() -> AsyncIterator[str]:
             buffer = io.StringIO()
@@ -212,8 +221,8 @@ class PagesController(Controller):
         )
 
     @get("/orders/{order_id:str}")
-    async def order_page(self, order_id: FromPath[str], web: Web) -> Template:
-        order = await web.orders.order(order_id)
+    async def order_page(self, order_id: FromPath[str], web: Web, principal: Caller) -> Template:
+        order = await web.orders.order(order_id, principal.owner_filter)
         if order is None:
             raise NotFoundException(detail=f"no order with id {shown(order_id)}")
         return Template(

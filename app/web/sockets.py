@@ -18,11 +18,13 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 from litestar.status_codes import (
+    HTTP_403_FORBIDDEN,
     WS_1000_NORMAL_CLOSURE,
     WS_1008_POLICY_VIOLATION,
     WS_1011_INTERNAL_ERROR,
 )
 
+from app.domain.access import Scope
 from app.domain.order import Order
 from app.domain.problems import shown
 from app.events.bus import Subscription
@@ -30,6 +32,7 @@ from app.events.schema import Notice, OrderEvent, encode
 from app.services.feed import FeedPump, FeedSubscription
 from app.services.reads import OrderReads
 from app.settings import Settings
+from app.web.auth import refuse, socket_principal
 from app.web.context import Web
 from app.web.errors import OUTAGES
 
@@ -155,13 +158,19 @@ async def order_events(socket: WebSocket[Any, Any, Any], order_id: FromPath[str]
     if not origin_allowed(socket, web.settings):
         await reject(socket, "origin not allowed")
         return
+    principal = await socket_principal(socket, web)
+    if principal is None:
+        return
+    if not principal.may(Scope.READ):
+        await refuse(socket, HTTP_403_FORBIDDEN, "this key lacks the 'read' scope")
+        return
     since_raw = socket.query_params.get("since", "0")
     await socket.accept()
     if not SEQ.fullmatch(since_raw):
         await close(socket, WS_1008_POLICY_VIOLATION, "since must be a whole number (a seq)")
         return
     async with guarded(socket):
-        order = await web.orders.order(order_id)
+        order = await web.orders.order(order_id, principal.owner_filter)
         if order is None:
             await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {shown(order_id)}")
             return
@@ -224,6 +233,12 @@ async def all_events(socket: WebSocket[Any, Any, Any], web: Web) -> None:
     if not origin_allowed(socket, web.settings):
         await reject(socket, "origin not allowed")
         return
+    principal = await socket_principal(socket, web)
+    if principal is None:
+        return
+    if not principal.may(Scope.READ):
+        await refuse(socket, HTTP_403_FORBIDDEN, "this key lacks the 'read' scope")
+        return
     since_raw = socket.query_params.get("since")
     await socket.accept()
     if since_raw is not None and not EVENT_ID.fullmatch(since_raw):
@@ -232,7 +247,7 @@ async def all_events(socket: WebSocket[Any, Any, Any], web: Web) -> None:
     since = None if since_raw is None else int(since_raw)
     async with guarded(socket):
         try:
-            async with web.feed.subscribe() as sub, closes(socket, sub):
+            async with web.feed.subscribe(principal.owner_filter) as sub, closes(socket, sub):
                 fell_behind_at = await _firehose(socket, web.feed, sub, since)
         except TimeoutError:
             await close(socket, WS_1011_INTERNAL_ERROR, "the event store is unavailable; retry")
@@ -252,7 +267,7 @@ async def _firehose(
     sent = sub.start if since is None else since
     try:
         while sent < sub.start:
-            older = await feed.read(sent, sub.start, FeedPump.BATCH)
+            older = await feed.read(sent, sub.start, FeedPump.BATCH, sub.owner)
             if not older:
                 break
             for stored in older:

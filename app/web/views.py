@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from app.domain.access import Principal
 from app.domain.filters import OrderFilter
 from app.domain.kinds import KINDS
 from app.domain.order import Order
@@ -65,28 +66,29 @@ def form_context(
     }
 
 
-async def recent_orders(web: WebContext) -> list[OrderView]:
-    page = await web.orders.page(OrderFilter(limit=RECENT_ROWS))
+async def recent_orders(web: WebContext, viewer: Principal) -> list[OrderView]:
+    page = await web.orders.page(OrderFilter(limit=RECENT_ROWS, owner=viewer.owner_filter))
     return [OrderView.of(order) for order in page.items]
 
 
-async def charts_context(web: WebContext) -> dict[str, Any]:
-    counts = await web.orders.fills_by_venue()
+async def charts_context(web: WebContext, owner: str | None) -> dict[str, Any]:
+    counts = await web.orders.fills_by_venue(owner)
     return {
         "shares": venue_shares(counts),
         "fills_total": sum(counts.values()),
-        "confirm": confirm_times(await web.orders.confirm_times()),
+        "confirm": confirm_times(await web.orders.confirm_times(owner)),
     }
 
 
-async def dashboard_context(web: WebContext) -> dict[str, Any]:
+async def dashboard_context(web: WebContext, viewer: Principal) -> dict[str, Any]:
     return {
         "page": "dashboard",
+        "viewer": viewer,
         **form_context(),
-        "orders": await recent_orders(web),
+        "orders": await recent_orders(web, viewer),
         "board": None,
         "problems": [],
-        **await charts_context(web),
+        **await charts_context(web, viewer.owner_filter),
     }
 
 
