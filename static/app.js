@@ -63,6 +63,21 @@
   document.addEventListener("htmx:afterSettle", ages);
   document.addEventListener("htmx:wsAfterMessage", ages);
 
+  // The form's idempotency key: one per order. A repeat of a request (a double-click, a
+  // retried submit) reuses it and the server places one order; once an order is placed,
+  // the next one gets a new key.
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.detail.elt;
+    if (!form || form.id !== "order-form" || !event.detail.successful) return;
+    const key = document.getElementById("idempotency-key");
+    if (key) key.value = newKey();
+  });
+
   // The order form: only offer tokens that trade with the one being sold; show slippage in %.
   function enhanceForm() {
     const form = document.getElementById("order-form");

@@ -159,7 +159,7 @@ class OrderStore:
         """
         try:
             async with self.db.transaction() as conn:
-                if not await conn.fetchval(_CLAIM_KEY, f"{owner}\x00{once.key}"):
+                if not await conn.fetchval(_CLAIM_KEY, f"{owner}:{once.key}"):
                     raise KeyInFlight("a request with this Idempotency-Key is still in flight")
                 seen = await conn.fetchrow(_FIND_KEY, owner, once.key, once.ttl_seconds)
                 if seen is not None and seen["live"]:

@@ -23,6 +23,9 @@ MAX_AMOUNT_CHARS = 40
 _AMOUNT = re.compile(AMOUNT_PATTERN, re.ASCII)
 _WHOLE = re.compile(r"^[0-9]{1,9}$", re.ASCII)
 CLIENT_ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7E]{1,255}$"
+"""Printable ASCII, as a header carries it."""
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 CLIENT_ORDER_ID = re.compile(CLIENT_ORDER_ID_PATTERN, re.ASCII)
 
 

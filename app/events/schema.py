@@ -92,6 +92,8 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
     executed_price: str | None = None
     error: str | None = None
     retry_reason: str | None = None
+    client_order_id: str | None = None
+    """The client's own reference, if it gave one."""
 
     @property
     def terminal(self) -> bool:
@@ -119,6 +121,7 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
             executed_price=amount(order.executed_price),
             error=order.error,
             retry_reason=order.retry_reason,
+            client_order_id=order.client_order_id,
         )
 
 

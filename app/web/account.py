@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie, ResponseHeader
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.domain.access import Principal, Scope, parse_scopes
@@ -43,7 +44,7 @@ class AccountController(Controller):
 
     @get("/login")
     async def login_page(
-        self, web: Web, next: str | None = None, token: str | None = None
+        self, web: Web, next: FromQuery[str | None] = None, token: FromQuery[str | None] = None
     ) -> Template | Redirect:
         """The sign-in form; with `?token=`, a one-time link signs straight in."""
         if token:
@@ -87,7 +88,7 @@ class AccountController(Controller):
         return await _keys_page(web, principal, issued=issued, status=201)
 
     @post("/keys/{key_id:str}/revoke", guards=[requires(Scope.ADMIN)])
-    async def revoke_key(self, key_id: str, web: Web) -> Redirect:
+    async def revoke_key(self, key_id: FromPath[str], web: Web) -> Redirect:
         await web.access.revoke(key_id)
         return Redirect("/keys", status_code=303)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -137,6 +138,7 @@ def create_app(
 
 def _register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.globals["retry"] = RETRY
+    engine.engine.globals["new_key"] = lambda: str(uuid.uuid4())
     engine.engine.filters.update(
         amount=present.amount,
         bps=present.bps,

@@ -20,6 +20,8 @@ from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_503_SERVICE_UNAVAI
 from litestar.types import ExceptionHandlersMap
 from redis.exceptions import RedisError
 
+from app.domain.problems import Conflict, KeyInFlight, KeyReused
+
 log = logging.getLogger("app.web")
 
 RETRY_AFTER_SECONDS = 5
@@ -42,9 +44,19 @@ NOT_FOUND = {404: _spec("No such resource (or not yours).")}
 UNAVAILABLE = {
     503: _spec("A server the engine needs is unavailable; retry after `Retry-After` seconds.")
 }
-ERRORS_FOR_READS = {**BAD_REQUEST, **UNAVAILABLE}
+SIGNED_IN = {
+    401: _spec("No valid API key (`Authorization: Bearer …` or `X-API-Key`) or session."),
+    403: _spec("The key lacks the scope this needs (or a session write lacks its CSRF token)."),
+}
+ERRORS_FOR_READS = {**BAD_REQUEST, **SIGNED_IN, **UNAVAILABLE}
 ERRORS_FOR_WRITES = {
     **BAD_REQUEST,
+    **SIGNED_IN,
+    409: _spec(
+        "In conflict: a request with this Idempotency-Key is in flight, or the"
+        " clientOrderId is taken."
+    ),
+    422: _spec("This Idempotency-Key was used with a different request."),
     413: _spec("The body is larger than 64 KiB."),
     415: _spec("The body is not sent as application/json."),
     429: _spec("Over the order rate limit; retry after `Retry-After` seconds."),
@@ -73,7 +85,10 @@ def client_error(
     if error.status_code == HTTP_401_UNAUTHORIZED and _is_page(request):
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/login?next={quote(path, safe='/')}", status_code=303)
-    if error.status_code < 500:
+    if error.status_code >= 500:
+        log.error("%s %s → %s", request.method, request.url.path[:200], error.status_code,
+                  exc_info=error)  # fmt: skip
+    else:
         log.warning(
             "%s %s → %s: %s",
             request.method,
@@ -109,7 +124,30 @@ def outage(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorB
     )
 
 
+def conflict(request: Request[Any, Any, Any], error: Conflict) -> Response[ErrorBody]:
+    """409 (retry later, or pick another clientOrderId) or 422 (a reused idempotency key)."""
+    status = 422 if isinstance(error, KeyReused) else 409
+    headers = {"Retry-After": "1"} if isinstance(error, KeyInFlight) else {}
+    log.warning("%s %s → %s: %s", request.method, request.url.path[:200], status, error.message)
+    return Response(
+        ErrorBody(status, error.message),
+        status_code=status,
+        headers=headers,
+        media_type=MediaType.JSON,
+    )
+
+
+def server_error(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+    """A bug: logged with its traceback, answered without details."""
+    log.error("%s %s → 500", request.method, request.url.path[:200], exc_info=error)
+    return Response(
+        ErrorBody(500, "Internal Server Error"), status_code=500, media_type=MediaType.JSON
+    )
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    Exception: server_error,
     HTTPException: client_error,
+    Conflict: conflict,
     **dict.fromkeys(OUTAGES, outage),
 }

@@ -20,6 +20,7 @@ from litestar_htmx import HTMXRequest, HTMXTemplate
 from app.domain.access import Scope
 from app.domain.filters import OrderFilter
 from app.domain.problems import InvalidOrder, shown
+from app.domain.requests import IDEMPOTENCY_KEY
 from app.domain.status import OrderStatus
 from app.domain.tokens import PAIRS_BY_SYMBOL
 from app.events.schema import OrderView
@@ -69,7 +70,11 @@ class PagesController(Controller):
     async def place(self, request: HTMXRequest, web: Web, principal: Caller) -> Response[Any]:
         """The dashboard's order form: the same rules and the same desk as the JSON API."""
         fields = intake.form_fields()
-        raw = {k: str(v) for k, v in (await request.form()).items() if k in fields}
+        submitted = await request.form()
+        raw = {k: str(v) for k, v in submitted.items() if k in fields}
+        once = str(submitted.get("idempotencyKey", ""))
+        if not IDEMPOTENCY_KEY.match(once):
+            once = ""  # an odd key from a hand-made form: place without one
         try:
             order_request = intake.order_request({k: v for k, v in raw.items() if v != ""})
         except InvalidOrder as error:
@@ -83,9 +88,14 @@ class PagesController(Controller):
             return await self._form_errors(
                 request, web, principal, raw, {"form": message}, 429, verdict.headers
             )
-        order = OrderView.of(
-            await web.desk.place(order_request, client_of(request), owner=principal.key_id)
-        )
+        client, owner = client_of(request), principal.key_id
+        if once:
+            placed = await web.desk.place_once(
+                order_request, client, owner=owner, idempotency_key=once, fields=raw
+            )
+            order = OrderView.of(placed.order)
+        else:
+            order = OrderView.of(await web.desk.place(order_request, client, owner=owner))
         if not request.htmx:
             return Redirect(f"/orders/{order.order_id}", status_code=303)
         return Template("partials/order_row.html", context={"order": order})
@@ -158,6 +168,7 @@ class PagesController(Controller):
         query = {k: v for k, v in chosen.items() if v}
         context = {
             "page": "history",
+            "viewer": principal,
             "filters": chosen,
             "problems": problems,
             "orders": [OrderView.of(order) for order in page.items],
@@ -226,7 +237,8 @@ class PagesController(Controller):
         if order is None:
             raise NotFoundException(detail=f"no order with id {shown(order_id)}")
         return Template(
-            "pages/order.html", context={"page": "order", **await order_context(web, order)}
+            "pages/order.html",
+            context={"page": "order", "viewer": principal, **await order_context(web, order)},
         )
 
     @staticmethod
@@ -250,6 +262,7 @@ class PagesController(Controller):
 CSV_COLUMNS = (
     "orderId", "createdAt", "status", "type", "tokenIn", "tokenOut", "amount", "slippageBps",
     "dex", "quotedOut", "minOut", "amountOut", "executedPrice", "txHash", "attempt", "error",
+    "clientOrderId",
 )  # fmt: skip
 
 
@@ -259,6 +272,7 @@ def _csv_row(order: OrderView) -> list[str]:
         order.token_in, order.token_out, order.amount, str(order.slippage_bps), order.dex or "",
         order.quoted_out or "", order.min_out or "", order.amount_out or "",
         order.executed_price or "", order.tx_hash or "", str(order.attempt), order.error or "",
+        order.client_order_id or "",
     ]  # fmt: skip
 
 

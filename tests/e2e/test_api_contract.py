@@ -10,6 +10,7 @@ from litestar.testing import TestClient
 
 from app.settings import Settings
 from tests.builders import order_body
+from tests.support.access import signed
 from tests.support.db import count_orders
 
 Client = TestClient[Litestar]
@@ -227,7 +228,7 @@ def test_the_rate_limit_answers_429_with_retry_after(settings: Settings) -> None
     from app.web.app import create_app
 
     limited = settings.replace(order_rate_limit=3)
-    with TestClient(create_app(limited)) as client:
+    with signed(TestClient(create_app(limited))) as client:
         before = count_orders(settings.database_url)
         codes = [
             client.post("/api/orders/execute", json=order_body()).status_code for _ in range(3)

@@ -18,6 +18,7 @@ from app.runtime import open_runtime
 from app.settings import Settings
 from tests.builders import order_body, order_request, settings_for
 from tests.e2e.conftest import Live
+from tests.support.access import ADMIN_KEY, bearer
 from tests.support.infra import Infra
 from tests.support.processes import Process, start_web, start_worker
 from tests.support.waiting import wait_until
@@ -93,9 +94,18 @@ def page(chromium: Any, site: Site) -> Iterator[Any]:
         ),
     )
     tab.set_default_timeout(20_000)
+    sign_in(tab, site.live.http)
     yield tab
     context.close()
     assert problems == [], "the page must run without script errors or CSP violations"
+
+
+def sign_in(page: Any, base: str, key: str = ADMIN_KEY) -> None:
+    """As a person does: the sign-in page, the key pasted, then the dashboard."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=apiKey]", key)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
 
 
 def watch_rows(page: Any) -> None:
@@ -140,7 +150,7 @@ def shoot(page: Any, name: str) -> None:
 
 
 def test_an_order_placed_in_the_form_moves_through_its_statuses_live(page: Any, site: Site) -> None:
-    with httpx.Client(base_url=site.live.http) as api:
+    with httpx.Client(base_url=site.live.http, headers=bearer()) as api:
         for token_in, token_out, amount in (
             ("SOL", "USDC", "3"),
             ("USDC", "JUP", "400"),
@@ -183,7 +193,7 @@ def test_an_order_placed_in_the_form_moves_through_its_statuses_live(page: Any, 
 def test_form_errors_appear_next_to_the_field(page: Any, site: Site) -> None:
     page.goto(site.live.http)
     page.fill("input[name=amount]", "0")
-    page.click("button[type=submit]")
+    page.click("#order-form button[type=submit]")
     error = page.locator("#error-amount")
     error.filter(has_text="greater than 0").wait_for()
     assert page.locator("input[name=amount][aria-invalid=true]").count() == 1
@@ -193,7 +203,9 @@ def test_an_order_placed_over_the_api_appears_on_an_open_dashboard(page: Any, si
     page.goto(site.live.http)
     page.locator("#conn[data-state=open]").wait_for()
     order_id = httpx.post(
-        f"{site.live.http}/api/orders/execute", json=order_body(tokenIn="USDC", tokenOut="SOL")
+        f"{site.live.http}/api/orders/execute",
+        json=order_body(tokenIn="USDC", tokenOut="SOL"),
+        headers=bearer(),
     ).json()["orderId"]
     assert wait_for_terminal(page, order_id) in TERMINAL
     assert page.locator("#recent-rows > tr").first.get_attribute("id") == f"order-{order_id}"
@@ -218,7 +230,7 @@ def test_after_a_server_restart_the_dashboard_reconnects_and_catches_up(
 
 
 def test_history_filters_by_status_and_exports_the_same_rows(page: Any, site: Site) -> None:
-    with httpx.Client(base_url=site.live.http) as api:
+    with httpx.Client(base_url=site.live.http, headers=bearer()) as api:
         too_large = api.post("/api/orders/execute", json=order_body(amount="1000000000"))
         link = too_large.json()["links"]["self"]
         wait_until(
@@ -244,9 +256,9 @@ def test_history_filters_by_status_and_exports_the_same_rows(page: Any, site: Si
 
 
 def test_the_order_page_shows_the_route_and_the_timeline(page: Any, site: Site) -> None:
-    order_id = httpx.post(f"{site.live.http}/api/orders/execute", json=order_body()).json()[
-        "orderId"
-    ]
+    order_id = httpx.post(
+        f"{site.live.http}/api/orders/execute", json=order_body(), headers=bearer()
+    ).json()["orderId"]
     page.goto(f"{site.live.http}/orders/{order_id}")
     # Live while it runs: the timeline grows to the end without a reload.
     page.locator(".timeline .step.s-confirmed, .timeline .step.s-failed").wait_for()

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
 from app.infra.embedded import free_port
 from tests.builders import order_body
+from tests.support.access import ADMIN_KEY, bearer, connect
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,13 @@ def start(
 ) -> subprocess.Popen[bytes]:
     """`make run` on embedded servers in `data_dir`; its log to `output` if given."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATA_DIR=str(data_dir), PORT=str(port), MOCK_LATENCY_SCALE="0.2", **settings)
+    env.update(
+        DATA_DIR=str(data_dir),
+        PORT=str(port),
+        MOCK_LATENCY_SCALE="0.2",
+        ADMIN_API_KEY=ADMIN_KEY,
+        **settings,
+    )
     log = open(output, "wb") if output else None  # noqa: SIM115 - the child keeps it open
     try:
         return subprocess.Popen(
@@ -75,7 +81,9 @@ def test_make_run_serves_trades_stops_cleanly_and_keeps_orders(tmp_path: Path) -
     run = start(data_dir, port)
     try:
         wait_until(lambda: healthy(base), timeout=180, what="make run to serve /healthz")
-        order_id = httpx.post(f"{base}/api/orders/execute", json=order_body()).json()["orderId"]
+        order_id = httpx.post(
+            f"{base}/api/orders/execute", json=order_body(), headers=bearer()
+        ).json()["orderId"]
         statuses = []
         with connect(f"ws://127.0.0.1:{port}/api/orders/{order_id}/ws") as ws:
             try:
@@ -94,7 +102,7 @@ def test_make_run_serves_trades_stops_cleanly_and_keeps_orders(tmp_path: Path) -
     again = start(data_dir, port)
     try:
         wait_until(lambda: healthy(base), timeout=120, what="the second make run")
-        kept = httpx.get(f"{base}/api/orders/{order_id}").json()
+        kept = httpx.get(f"{base}/api/orders/{order_id}", headers=bearer()).json()
         assert kept["order"]["status"] == statuses[-1]
         assert [e["status"] for e in kept["events"]] == statuses
     finally:

@@ -22,6 +22,7 @@ from app.venues.base import BuiltTx, SwapIntent, TxReceipt, TxState, Venue
 from app.venues.simulated import SimulatedVenue
 from app.web.app import create_app
 from tests.builders import order_body, order_request
+from tests.support.access import signed
 
 
 class FixedPriceVenue:
@@ -94,7 +95,7 @@ async def test_an_order_routes_to_the_replacement_when_it_pays_more(swapped: Run
 
 
 def test_the_api_lists_the_configured_venues_not_the_simulators(settings: Settings) -> None:
-    with TestClient(create_app(settings, venues=replace_meteora)) as client:
+    with signed(TestClient(create_app(settings, venues=replace_meteora))) as client:
         pairs = {p["symbol"]: p["venues"] for p in client.get("/api/tokens").json()["pairs"]}
         assert pairs["SOL/USDC"] == ["raydium", "fixedswap"]
         assert pairs["USDC/USDT"] == []

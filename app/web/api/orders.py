@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException, TooManyRequestsException
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from app.domain.access import Scope
@@ -19,6 +19,7 @@ from app.domain.problems import InvalidOrder, shown
 from app.domain.requests import (
     AMOUNT_PATTERN,
     CLIENT_ORDER_ID_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
     DEFAULT_SLIPPAGE_BPS,
     MAX_AMOUNT_CHARS,
     MAX_SLIPPAGE_BPS,
@@ -82,13 +83,16 @@ class OrderBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_o
             examples=["market"],
         ),
     ] = "market"
-    client_order_id: Annotated[
-        str | None,
-        msgspec.Meta(
-            pattern=CLIENT_ORDER_ID_PATTERN,
-            description="Your own reference for the order, unique among your orders.",
-        ),
-    ] = None
+    client_order_id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=CLIENT_ORDER_ID_PATTERN,
+                description="Your own reference for the order, unique among your orders.",
+            ),
+        ]
+        | None
+    ) = None
     slippage_bps: Annotated[
         int,
         msgspec.Meta(
@@ -197,10 +201,9 @@ class OrdersController(Controller):
         principal: Caller,
         idempotency_key: Annotated[
             str | None,
-            Parameter(
-                header="Idempotency-Key",
-                min_length=1,
-                max_length=255,
+            HeaderParameter(
+                name="Idempotency-Key",
+                pattern=IDEMPOTENCY_KEY_PATTERN,
                 description="Retry safely: the same key and body replay the first answer.",
             ),
         ] = None,
