@@ -71,12 +71,30 @@
     const bytes = crypto.getRandomValues(new Uint8Array(16));
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
+  // A new key once the order is changed after placing one: submitting the same order again
+  // (a double-click, Enter pressed twice) is answered with the order already placed.
+  function say(text) {
+    const status = document.getElementById("form-status");
+    if (status) status.textContent = text;
+  }
   document.addEventListener("htmx:afterRequest", (event) => {
     const form = event.detail.elt;
     if (!form || form.id !== "order-form" || !event.detail.successful) return;
+    form.dataset.placed = "1";
+  });
+  document.addEventListener("orderRepeated", () => {
+    say("Already placed: it is in the table below. Change the order to place another.");
+  });
+  function freshKeyOnEdit(event) {
+    const form = event.target.closest && event.target.closest("#order-form");
+    if (!form || !form.dataset.placed) return;
+    delete form.dataset.placed;
     const key = document.getElementById("idempotency-key");
     if (key) key.value = newKey();
-  });
+    say("");
+  }
+  document.addEventListener("input", freshKeyOnEdit);
+  document.addEventListener("change", freshKeyOnEdit);
 
   // The order form: only offer tokens that trade with the one being sold; show slippage in %.
   function enhanceForm() {

@@ -89,16 +89,19 @@ class PagesController(Controller):
                 request, web, principal, raw, {"form": message}, 429, verdict.headers
             )
         client, owner = client_of(request), principal.key_id
+        repeat = False
         if once:
             placed = await web.desk.place_once(
                 order_request, client, owner=owner, idempotency_key=once, fields=raw
             )
-            order = OrderView.of(placed.order)
+            order, repeat = OrderView.of(placed.order), placed.repeat
         else:
             order = OrderView.of(await web.desk.place(order_request, client, owner=owner))
         if not request.htmx:
             return Redirect(f"/orders/{order.order_id}", status_code=303)
-        return Template("partials/order_row.html", context={"order": order})
+        # The page says when a repeated submit (a double-click) found its order placed.
+        headers = {"HX-Trigger": "orderRepeated"} if repeat else None
+        return Template("partials/order_row.html", context={"order": order}, headers=headers)
 
     async def _form_errors(
         self,

@@ -267,3 +267,41 @@ def test_the_order_page_shows_the_route_and_the_timeline(page: Any, site: Site) 
     assert page.locator(".route .star").count() == 1
     assert "after fees" in page.locator(".route .why").first.inner_text()
     shoot(page, "order.png")
+
+
+def orders_of_amount(site: Site, amount: str) -> int:
+    listed = httpx.get(
+        f"{site.live.http}/api/orders", params={"limit": 200}, headers=bearer()
+    ).json()["items"]
+    return sum(1 for order in listed if order["amount"] == amount)
+
+
+def settle_form(page: Any) -> None:
+    """Until the form has no request in flight."""
+    page.wait_for_function(
+        "() => !document.querySelector('#order-form.htmx-request, #order-form button[disabled]')"
+    )
+
+
+def test_a_double_click_or_enter_pressed_three_times_places_one_order(
+    page: Any, site: Site
+) -> None:
+    page.goto(site.live.http)
+    page.locator("#conn[data-state=open]").wait_for()
+    page.fill("input[name=amount]", "0.777")
+    page.locator("#quote-preview .star").wait_for()
+    page.dblclick("#order-form button[type=submit]")
+    page.locator("#recent-rows tr").first.wait_for()
+    settle_form(page)
+    page.click("#order-form button[type=submit]")  # and once more, for good measure
+    page.locator("#form-status").filter(has_text="Already placed").wait_for()
+    settle_form(page)
+    assert orders_of_amount(site, "0.777") == 1
+
+    page.fill("input[name=amount]", "0.778")  # a changed order is a new one
+    page.locator("input[name=amount]").press("Enter")
+    page.locator("input[name=amount]").press("Enter")
+    page.locator("input[name=amount]").press("Enter")
+    settle_form(page)
+    wait_until(lambda: orders_of_amount(site, "0.778") == 1, what="the new order")
+    assert orders_of_amount(site, "0.777") == 1
