@@ -229,6 +229,9 @@ def test_the_rate_limit_answers_429_with_retry_after(settings: Settings) -> None
 
     limited = settings.replace(order_rate_limit=3)
     with signed(TestClient(create_app(limited))) as client:
+        # A key of its own: each key has its own allowance.
+        fresh = client.post("/api/keys", json={"name": "limited", "scopes": ["trade"]})
+        client.headers["Authorization"] = f"Bearer {fresh.json()['key']}"
         before = count_orders(settings.database_url)
         codes = [
             client.post("/api/orders/execute", json=order_body()).status_code for _ in range(3)
