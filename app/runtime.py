@@ -19,12 +19,15 @@ from app.periodic import Periodic
 from app.services.access import Access
 from app.services.catalog import VenueCatalog
 from app.services.execution import Executor
+from app.services.limits import LimitIndex
 from app.services.monitoring import Monitor
 from app.services.placing import OrderDesk
 from app.services.queueing import ExecutionQueue, JobPolicy, make_queue
 from app.services.quoting import Quoter
 from app.services.reads import OrderReads
 from app.services.reconciler import Reconciler
+from app.services.simulator import SimControls
+from app.services.trigger import Trigger
 from app.services.webhooks import Courier, Webhooks
 from app.settings import Settings
 from app.venues.base import Venue
@@ -58,6 +61,9 @@ class Runtime:
     webhooks: Webhooks
     courier: Courier
     catalog: VenueCatalog
+    limits: LimitIndex
+    trigger: Trigger
+    sim: SimControls
     monitor: Monitor
     metrics_flusher: Periodic
 
@@ -121,8 +127,9 @@ async def open_runtime(
     queue = ExecutionQueue(saq_queue, policy)
     publisher = EventPublisher(redis, f"{settings.queue_name}:events")
     quoter = Quoter(trading, timeout=RETRY.quote_timeout(settings.mock_latency_scale))
+    limits = LimitIndex(redis, settings.queue_name)
     executor = Executor(
-        store, trading, quoter, publisher, settle_wait=settings.job_heartbeat_seconds / 3
+        store, trading, quoter, publisher, limits, settle_wait=settings.job_heartbeat_seconds / 3
     )
     reads = OrderReads(store)
     return Runtime(
@@ -142,6 +149,7 @@ async def open_runtime(
             store,
             queue,
             publisher,
+            limits,
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         ),
         reads=reads,
@@ -149,6 +157,17 @@ async def open_runtime(
         webhooks=Webhooks(WebhookStore(db)),
         courier=Courier(WebhookStore(db)),
         catalog=VenueCatalog(trading),
+        limits=limits,
+        sim=SimControls(market),
+        trigger=Trigger(
+            store=store,
+            publisher=publisher,
+            queue=queue,
+            index=limits,
+            venues=trading,
+            redis=redis,
+            namespace=settings.queue_name,
+        ),
         monitor=Monitor(
             db,
             redis,

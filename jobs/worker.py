@@ -13,6 +13,9 @@ from jobs.execute import execute_order
 
 log = logging.getLogger(__name__)
 
+TRIGGER_TICK_SECONDS = 0.2
+"""How often the trigger looks at the pools: a crossing is seen within this long."""
+
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
@@ -27,6 +30,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 delay=0,
             ),
             Periodic("webhook deliveries", runtime.courier.deliver_due, interval=0.25),
+            # One worker leads it at a time; the others stand by to take over.
+            Periodic("limit trigger", runtime.trigger.tick, interval=TRIGGER_TICK_SECONDS),
             Periodic("idempotency key expiry", runtime.desk.forget_old_keys, interval=600),
         ]
 

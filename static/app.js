@@ -96,6 +96,30 @@
   document.addEventListener("input", freshKeyOnEdit);
   document.addEventListener("change", freshKeyOnEdit);
 
+  // The order type: show the fields of the chosen type only (others are not sent).
+  function showKind(form) {
+    const chosen = form.querySelector("input[name=type]:checked") || form.querySelector("input[name=type]");
+    if (!chosen) return;
+    for (const block of form.querySelectorAll(".kind-fields")) {
+      const mine = block.dataset.kind === chosen.value;
+      block.hidden = !mine;
+      for (const input of block.querySelectorAll("input, select")) input.disabled = !mine;
+    }
+    const button = form.querySelector("button[type=submit]");
+    if (button) button.textContent = "Place " + chosen.value + " order";
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.name === "type") showKind(event.target.form);
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.getElementById("order-form");
+    if (form) showKind(form);
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    const form = document.getElementById("order-form");
+    if (form) showKind(form);
+  });
+
   // The order form: only offer tokens that trade with the one being sold; show slippage in %.
   function enhanceForm() {
     const form = document.getElementById("order-form");

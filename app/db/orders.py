@@ -25,7 +25,7 @@ from app.domain.filters import OrderFilter, Page
 from app.domain.order import Order
 from app.domain.problems import ClientOrderIdTaken, KeyInFlight, KeyReused
 from app.domain.requests import OrderRequest
-from app.domain.status import TERMINAL, OrderStatus, check_transition
+from app.domain.status import MOVING, TERMINAL, OrderStatus, check_transition
 from app.domain.tokens import find_market
 from app.events.schema import OrderEvent, QuoteView, Recorded, amount, decode_quotes, encode
 from app.ids import parse_uuid
@@ -47,8 +47,10 @@ _CREATE = f"""
 WITH created AS (
     INSERT INTO orders (id, type, token_in, token_out, amount_in, slippage_bps, status,
                         attempt, last_seq, client, terms, owner, client_order_id,
-                        created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, 1, $7, $8::jsonb, $9, $10, now(), now())
+                        limit_price, min_out, expires_at, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, 1, $7, $8::jsonb, $9, $10, $11, $12,
+            COALESCE($13::timestamptz, now() + make_interval(secs => $14::float8)),
+            now(), now())
     RETURNING *
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt)
@@ -75,17 +77,26 @@ WITH moved AS (
         amount_out = COALESCE($11, amount_out),
         executed_price = COALESCE($12, executed_price),
         error = CASE WHEN $3::varchar = 'failed' THEN $13 ELSE error END,
-        retry_reason = NULL
+        retry_reason = NULL,
+        triggered = ($2::varchar = 'waiting' AND $3::varchar = 'routing')
     WHERE id = $1 AND status = $2::varchar AND attempt = $4
+      AND ($16::boolean IS NOT TRUE OR expires_at IS NULL OR expires_at > now())
     RETURNING *
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt, dex, tx_hash, quotes,
-                              amount_out, executed_price, error, note)
-    SELECT id, last_seq, status, updated_at, attempt, $6, $7, $8::jsonb, $11, $12, $13, $14
+                              amount_out, executed_price, error, note, details)
+    SELECT id, last_seq, status, updated_at, attempt, $6, $7, $8::jsonb, $11, $12, $13, $14,
+           $15::jsonb
     FROM moved
     RETURNING id
 ), {_OUTBOX.format(order="moved")}
 SELECT moved.*, event.id AS event_id FROM moved, event
+"""
+
+# A literal list, so the planner uses the partial index `orders_moving`.
+_STALE_MOVING = f"""
+SELECT id FROM orders WHERE status IN ({", ".join(f"'{s.value}'" for s in sorted(MOVING))})
+AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2
 """
 
 _CLAIM_KEY = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
@@ -122,6 +133,10 @@ class Move:
     executed_price: Decimal | None = None
     error: str | None = None
     note: str | None = None
+    details: dict[str, str] | None = None
+    """What this step of the order's kind adds (terms waited for, what triggered it)."""
+    unexpired: bool = False
+    """Only if the order has not expired yet (the database's clock decides)."""
 
     def __post_init__(self) -> None:
         check_transition(self.from_status, self.to_status)
@@ -213,6 +228,8 @@ class OrderStore:
             move.executed_price,
             move.error,
             move.note,
+            json.dumps(move.details) if move.details else None,
+            move.unexpired,
         )
         if row is None:
             return None
@@ -230,6 +247,7 @@ class OrderStore:
             executed_price=amount(move.executed_price),
             error=move.error,
             note=move.note,
+            details=move.details,
         )
         return Recorded(event, order)
 
@@ -305,15 +323,28 @@ class OrderStore:
         return [(str(r["id"]), r["created_at"], r["updated_at"]) for r in rows]
 
     async def stale_active(self, idle_seconds: float, limit: int = 500) -> list[str]:
-        """Orders still moving whose row has not changed for `idle_seconds`."""
-        rows = await self.db.fetch(
-            "SELECT id FROM orders WHERE status <> ALL($3::varchar[])"
-            " AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2",
-            idle_seconds,
-            limit,
-            [s.value for s in TERMINAL],
-        )
+        """Orders a worker should be moving whose row has not changed for `idle_seconds`."""
+        rows = await self.db.fetch(_STALE_MOVING, idle_seconds, limit)
         return [str(row["id"]) for row in rows]
+
+    async def waiting(self, after: str = "", limit: int = 5000) -> list[Order]:
+        """Waiting orders in id order, a page at a time (to rebuild the trigger's index)."""
+        rows = await self.db.fetch(
+            "SELECT * FROM orders WHERE status = 'waiting' AND id::text > $1"
+            " ORDER BY id::text LIMIT $2",
+            after,
+            limit,
+        )
+        return [order_from_row(row) for row in rows]
+
+    async def due_to_expire(self, limit: int = 500) -> list[Order]:
+        """Waiting orders whose time is up, by the database's clock."""
+        rows = await self.db.fetch(
+            "SELECT * FROM orders WHERE status = 'waiting' AND expires_at <= now()"
+            " ORDER BY expires_at LIMIT $1",
+            limit,
+        )
+        return [order_from_row(row) for row in rows]
 
 
 def _clauses(where: OrderFilter) -> list[Any]:
@@ -369,6 +400,10 @@ def _create_args(
         json.dumps(request.terms),
         owner,
         request.client_order_id,
+        request.limit_price,
+        request.bound,
+        request.expires_at,
+        request.expires_in,
     )
 
 
@@ -402,6 +437,8 @@ def order_from_row(row: Any) -> Order:
         client=row["client"],
         owner=row["owner"],
         client_order_id=row["client_order_id"],
+        expires_at=row["expires_at"],
+        triggered=row["triggered"],
         dex=row["dex"],
         tx_hash=row["tx_hash"],
         quoted_out=row["quoted_out"],
@@ -430,4 +467,11 @@ def event_from_row(row: Any) -> OrderEvent:
         executed_price=amount(row["executed_price"]),
         error=row["error"],
         note=row["note"],
+        details=_details(row["details"]),
     )
+
+
+def _details(raw: str | None) -> dict[str, str] | None:
+    """A JSONB column as asyncpg and Piccolo return it (text)."""
+    parsed: dict[str, object] = json.loads(raw) if raw else {}
+    return {str(k): str(v) for k, v in parsed.items()} or None

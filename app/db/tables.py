@@ -7,6 +7,7 @@ from piccolo.columns import (
     UUID,
     BigInt,
     BigSerial,
+    Boolean,
     ForeignKey,
     Integer,
     Numeric,
@@ -51,6 +52,12 @@ class Order(Table, tablename="orders"):
     """The client's own reference, unique per owner."""
     terms = JSONB(default="{}")
     """What the order's kind adds (app/domain/kinds), e.g. a limit price."""
+    limit_price = Numeric(null=True, default=None)
+    """A limit order's price (quote per base): the trigger's index is rebuilt from it."""
+    expires_at = Timestamptz(null=True, default=None)
+    """When a waiting order expires, by the database's clock."""
+    triggered = Boolean(default=False)
+    """In routing because its trigger fired (it routes on without a new routing event)."""
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
@@ -71,6 +78,8 @@ class OrderEvent(Table, tablename="order_events"):
     executed_price = Numeric(null=True, default=None)
     error = Text(null=True, default=None)
     note = Text(null=True, default=None)
+    details = JSONB(null=True, default=None)
+    """What a kind's step adds: a waiting event's terms, a trigger's observed output."""
     """Why a step happened that the status alone does not explain (e.g. a resumed run)."""
 
 

@@ -37,6 +37,10 @@ class Order:
     """The API key (its id) that placed it: only that key, and admins, see it."""
     client_order_id: str | None = None
     """The client's own reference, unique per owner."""
+    expires_at: datetime | None = None
+    """When a waiting order stops waiting (set by the database's clock at placement)."""
+    triggered: bool = False
+    """In routing because its trigger fired: it routes on without a routing event of its own."""
     dex: str | None = None
     tx_hash: str | None = None
     quoted_out: Decimal | None = None

@@ -41,3 +41,11 @@ class KeyReused(Conflict):
 
 class ClientOrderIdTaken(Conflict):
     """The owner already has an order with this clientOrderId."""
+
+
+class NotCancellable(Conflict):
+    """The order is already executing (or has ended): a cancel can no longer win."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from datetime import datetime
 from decimal import Decimal
 
 from app.domain.kinds import KINDS, OrderKind
@@ -45,6 +46,26 @@ class OrderRequest:
         return self.kind.name
 
     @property
+    def limit_price(self) -> Decimal | None:
+        price = self.terms.get("limitPrice")
+        return Decimal(price) if price else None
+
+    @property
+    def bound(self) -> Decimal | None:
+        """The least the order accepts, when its terms fix it before any quote."""
+        return self.kind.placed_bound(self.market, self.amount, self.terms)
+
+    @property
+    def expires_in(self) -> float | None:
+        seconds = self.terms.get("expiresIn")
+        return float(seconds) if seconds else None
+
+    @property
+    def expires_at(self) -> datetime | None:
+        at = self.terms.get("expiresAt")
+        return datetime.fromisoformat(at) if at else None
+
+    @property
     def token_in(self) -> str:
         return self.market.token_in.symbol
 
@@ -73,6 +94,10 @@ def validate_order(
     parsed_amount = _amount(amount, market, problems)
     slippage = _slippage(slippage_bps, problems)
     parsed_terms = kind.parse_terms(terms or {}, problems) if kind else {}
+    if kind is not None:
+        own = {f.name for f in kind.fields}
+        for name in sorted(set(terms or {}) - own):
+            problems.append(Problem(name, f"{name} does not apply to {kind.name} orders"))
     reference = _client_order_id(client_order_id, problems)
     if problems or kind is None or market is None or parsed_amount is None or slippage is None:
         raise InvalidOrder(problems)

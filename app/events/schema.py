@@ -63,6 +63,9 @@ class OrderEvent(msgspec.Struct, rename="camel", frozen=True):
     executed_price: str | None = None
     error: str | None = None
     note: str | None = None
+    details: dict[str, str] | None = None
+    """What a step of the order's kind adds: a `waiting` event's `limitPrice` and
+    `expiresAt`; the `routing` event that leaves waiting: `observedOut`, `requiredOut`."""
 
     @property
     def terminal(self) -> bool:
@@ -94,6 +97,10 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
     retry_reason: str | None = None
     client_order_id: str | None = None
     """The client's own reference, if it gave one."""
+    limit_price: str | None = None
+    """A limit order's price, quote token per base token."""
+    expires_at: datetime | None = None
+    """When a limit order stops waiting."""
 
     @property
     def terminal(self) -> bool:
@@ -122,6 +129,8 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
             error=order.error,
             retry_reason=order.retry_reason,
             client_order_id=order.client_order_id,
+            limit_price=order.terms.get("limitPrice"),
+            expires_at=order.expires_at,
         )
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from app.domain.failures import ExecutionError, FailureKind
 from app.domain.requests import OrderRequest
 from app.domain.routing import Quote, QuoteFailure, QuoteResult, choose_best, min_received
-from app.domain.tokens import Market
+from app.domain.tokens import Market, executed_price
 from app.metrics import METRICS
 from app.venues.base import Venue
 
@@ -28,6 +28,8 @@ class Board:
     best: Quote | None
     min_received: Decimal | None
     """The least the order would accept, at its slippage."""
+    price: Decimal | None
+    """The best quote's price, quote token per base token (as `executedPrice`)."""
     error: str | None
     """Why no venue can fill it, when `best` is None."""
 
@@ -53,9 +55,11 @@ class Quoter:
         try:
             best = choose_best(results)
         except ExecutionError as failure:
-            return Board(request, results, None, None, failure.message)
-        floor = min_received(best.amount_out, request.slippage_bps, request.market.token_out)
-        return Board(request, results, best, floor, None)
+            return Board(request, results, None, None, None, failure.message)
+        market = request.market
+        floor = min_received(best.amount_out, request.slippage_bps, market.token_out)
+        price = executed_price(market, request.amount, best.amount_out)
+        return Board(request, results, best, floor, price, None)
 
     async def _one(
         self, venue: Venue, market: Market, amount_in: Decimal, order_id: str | None, attempt: int

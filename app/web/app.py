@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from app.web.api.catalog import CatalogController
 from app.web.api.events import EventsController
 from app.web.api.keys import KeysController, WebhooksController
 from app.web.api.orders import OrdersController
+from app.web.api.sim import SimController
 from app.web.auth import provide_principal
 from app.web.context import WebContext, provide_web
 from app.web.errors import EXCEPTION_HANDLERS
@@ -73,6 +74,7 @@ def create_app(
                 feed=feed,
                 limiter=RateLimiter(runtime.redis, settings.order_rate_limit),
                 access=runtime.access,
+                sim=runtime.sim,
                 webhooks=runtime.webhooks,
                 csrf_secret=secret,
             )
@@ -97,6 +99,7 @@ def create_app(
             KeysController,
             WebhooksController,
             AccountController,
+            SimController,
             CatalogController,
             metrics,
             PagesController,

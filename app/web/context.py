@@ -20,6 +20,7 @@ from app.services.placing import OrderDesk
 from app.services.quoting import Quoter
 from app.services.ratelimit import RateLimiter
 from app.services.reads import OrderReads
+from app.services.simulator import SimControls
 from app.services.webhooks import Webhooks
 from app.settings import Settings
 from app.web.cache import SharedBy
@@ -37,6 +38,7 @@ class WebContext:
     feed: FeedPump
     limiter: RateLimiter
     access: Access
+    sim: SimControls
     webhooks: Webhooks
     csrf_secret: str
     """Signs CSRF tokens (and, through `access`, session cookies)."""

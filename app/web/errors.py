@@ -20,7 +20,7 @@ from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_503_SERVICE_UNAVAI
 from litestar.types import ExceptionHandlersMap
 from redis.exceptions import RedisError
 
-from app.domain.problems import Conflict, KeyInFlight, KeyReused
+from app.domain.problems import Conflict, KeyInFlight, KeyReused, NotCancellable
 
 log = logging.getLogger("app.web")
 
@@ -128,9 +128,10 @@ def conflict(request: Request[Any, Any, Any], error: Conflict) -> Response[Error
     """409 (retry later, or pick another clientOrderId) or 422 (a reused idempotency key)."""
     status = 422 if isinstance(error, KeyReused) else 409
     headers = {"Retry-After": "1"} if isinstance(error, KeyInFlight) else {}
+    extra = {"status": error.status} if isinstance(error, NotCancellable) else None
     log.warning("%s %s → %s: %s", request.method, request.url.path[:200], status, error.message)
     return Response(
-        ErrorBody(status, error.message),
+        ErrorBody(status, error.message, extra),
         status_code=status,
         headers=headers,
         media_type=MediaType.JSON,

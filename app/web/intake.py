@@ -39,6 +39,19 @@ def order_request(values: Mapping[str, object], *, default_type: str = "market")
     )
 
 
+def form_request(values: Mapping[str, str]) -> OrderRequest:
+    """The dashboard form's request: its type's fields only (the form holds every type's),
+    blanks left out, whole numbers as numbers."""
+    kind = KINDS.kinds.get(values.get("type", "market"))
+    own = {f.name: f.kind for f in kind.fields} if kind else {}
+    chosen: dict[str, object] = {}
+    for name, value in values.items():
+        if value == "" or (name not in COMMON_FIELDS and name not in own):
+            continue
+        chosen[name] = int(value) if own.get(name) is int and value.isdigit() else value
+    return order_request(chosen)
+
+
 def invalid(error: InvalidOrder, source: str) -> ValidationException:
     """A 400 listing every problem, each naming its field."""
     return ValidationException(

@@ -31,7 +31,7 @@ from app.web.present import (
 RECENT_ROWS = 25
 """Rows the dashboard's live table shows."""
 FORM_DEFAULTS = {"type": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amount": "1",
-                 "slippageBps": "50"}  # fmt: skip
+                 "slippageBps": "50", "expiresIn": "86400"}  # fmt: skip
 
 
 @functools.cache

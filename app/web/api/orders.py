@@ -11,7 +11,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException, TooManyRequestsException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.domain.access import Scope
 from app.domain.kinds import KINDS
@@ -19,8 +19,8 @@ from app.domain.problems import InvalidOrder, shown
 from app.domain.requests import (
     AMOUNT_PATTERN,
     CLIENT_ORDER_ID_PATTERN,
-    IDEMPOTENCY_KEY_PATTERN,
     DEFAULT_SLIPPAGE_BPS,
+    IDEMPOTENCY_KEY_PATTERN,
     MAX_AMOUNT_CHARS,
     MAX_SLIPPAGE_BPS,
     MIN_SLIPPAGE_BPS,
@@ -163,6 +163,11 @@ class OrderDetail(msgspec.Struct, rename="camel"):
     links: Links
 
 
+class CancelledOrder(msgspec.Struct, rename="camel"):
+    order: OrderView
+    links: Links
+
+
 class OrderPage(msgspec.Struct, rename="camel"):
     items: list[OrderView]
     next_cursor: str | None
@@ -236,6 +241,20 @@ class OrdersController(Controller):
         body = PlacedOrder(view.order_id, view.status, view, links(view.order_id))
         headers = {"Idempotent-Replayed": "true"} if repeat else {}
         return Response(body, status_code=HTTP_201_CREATED, headers=headers)
+
+    @post(
+        "/{order_id:str}/cancel",
+        status_code=HTTP_200_OK,
+        responses={**NOT_FOUND, **ERRORS_FOR_WRITES},
+        guards=[requires(Scope.TRADE)],
+    )
+    async def cancel(self, order_id: FromPath[str], web: Web, principal: Caller) -> CancelledOrder:
+        """Cancel an order still `pending` or `waiting`. Again: the same answer. An order
+        already executing (or ended) is `409`, with its status: it was not cancelled."""
+        order = await web.desk.cancel(order_id, principal.owner_filter)
+        if order is None:
+            raise NotFoundException(detail=f"no order with id {shown(order_id)}")
+        return CancelledOrder(OrderView.of(order), links(order.id))
 
     @get(
         "/{order_id:str}",
