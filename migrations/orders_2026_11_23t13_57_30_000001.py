@@ -8,6 +8,8 @@ DESCRIPTION = "indexes for waiting orders and the reconciler's moving orders"
 STATEMENTS = (
     # Expiry looks only at waiting orders, by their time.
     "CREATE INDEX orders_waiting_expiry ON orders (expires_at) WHERE status = 'waiting'",
+    # The trigger re-reads orders that began waiting lately, in case the index missed one.
+    "CREATE INDEX orders_waiting_since ON orders (updated_at) WHERE status = 'waiting'",
     # The reconciler looks at orders a worker should be driving (a waiting order has no job).
     "DROP INDEX IF EXISTS orders_active",
     "CREATE INDEX orders_moving ON orders (updated_at)"

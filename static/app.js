@@ -120,6 +120,35 @@
     if (form) showKind(form);
   });
 
+  // Waiting limit orders: how far each is from its limit, now. One request for every such
+  // order on the page, every few seconds while the page is visible; the answer swaps each
+  // distance in by id.
+  const GAP_EVERY_MS = 2000;
+  let gapTimer = null;
+  function pollGaps() {
+    if (document.hidden || !window.htmx) return;
+    const ids = Array.from(document.querySelectorAll("[data-gap]"), (el) => el.dataset.gap);
+    if (!ids.length) return;
+    const query = new URLSearchParams(ids.slice(0, 100).map((id) => ["id", id]));
+    htmx.ajax("GET", "/partials/gaps?" + query, { target: "body", swap: "none" });
+  }
+  function soonGaps() {
+    // New rows (placed, pushed) learn their distance at once, not at the next round.
+    clearTimeout(gapTimer);
+    gapTimer = setTimeout(pollGaps, 150);
+  }
+  setInterval(pollGaps, GAP_EVERY_MS);
+  document.addEventListener("htmx:wsAfterMessage", () => {
+    if (document.querySelector("[data-gap]")) soonGaps();
+  });
+  document.addEventListener("visibilitychange", soonGaps);
+
+  // What the server says about an action that did not do what was asked (a Cancel too late).
+  document.addEventListener("notice", (event) => {
+    const notice = document.getElementById("notice");
+    if (notice) notice.textContent = event.detail.value;
+  });
+
   // The order form: only offer tokens that trade with the one being sold; show slippage in %.
   function enhanceForm() {
     const form = document.getElementById("order-form");

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -264,6 +265,12 @@ class OrderStore:
         row = await self.db.fetchrow("SELECT * FROM orders WHERE id = $1", parsed)
         return order_from_row(row) if row else None
 
+    async def some(self, order_ids: Sequence[str]) -> list[Order]:
+        """The orders among `order_ids` that exist (ids that are not ids are skipped)."""
+        parsed = [u for u in map(parse_uuid, order_ids) if u is not None]
+        rows = await self.db.fetch("SELECT * FROM orders WHERE id = ANY($1::uuid[])", parsed)
+        return [order_from_row(row) for row in rows]
+
     async def events(self, order_id: str, after_seq: int = 0) -> list[OrderEvent]:
         parsed = parse_uuid(order_id)
         if parsed is None:
@@ -333,6 +340,16 @@ class OrderStore:
             "SELECT * FROM orders WHERE status = 'waiting' AND id::text > $1"
             " ORDER BY id::text LIMIT $2",
             after,
+            limit,
+        )
+        return [order_from_row(row) for row in rows]
+
+    async def lately_waiting(self, seconds: float, limit: int = 5000) -> list[Order]:
+        """Orders that began waiting (or waiting again) in the last `seconds`."""
+        rows = await self.db.fetch(
+            "SELECT * FROM orders WHERE status = 'waiting'"
+            " AND updated_at > now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2",
+            seconds,
             limit,
         )
         return [order_from_row(row) for row in rows]

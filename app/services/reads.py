@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from app.db.orders import OrderStore
@@ -22,6 +23,11 @@ class OrderReads:
         if order is None or (owner is not None and order.owner != owner):
             return None
         return order
+
+    async def some(self, order_ids: Sequence[str], owner: str | None = None) -> list[Order]:
+        """Those of the orders (of `owner`, with one) that exist, in no particular order."""
+        found = await self._store.some(order_ids)
+        return [o for o in found if owner is None or o.owner == owner]
 
     async def events(self, order_id: str, after_seq: int = 0) -> list[OrderEvent]:
         return await self._store.events(order_id, after_seq)

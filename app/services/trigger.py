@@ -23,10 +23,11 @@ from redis.asyncio import Redis
 from app.db.orders import Move, OrderStore
 from app.domain.routing import Quote, QuoteResult
 from app.domain.status import OrderStatus
-from app.domain.tokens import Market, Pair, Side
+from app.domain.tokens import Market, Side
 from app.events.bus import EventPublisher
 from app.events.schema import QuoteView, Recorded, amount
 from app.metrics import METRICS
+from app.services import prices
 from app.services.limits import LimitIndex, Waiting
 from app.services.queueing import ExecutionQueue
 from app.venues.base import Pricing, Venue
@@ -38,6 +39,11 @@ LEASE_SECONDS = 3.0
 CANDIDATES_PER_TICK = 2000
 """Orders priced per pair and side each tick at most (the rest wait for the next tick)."""
 FIRING_AT_ONCE = 32
+RESYNC_EVERY = 2.0
+RESYNC_WINDOW = 15.0
+"""Every RESYNC_EVERY seconds the leader re-adds orders that began waiting in the last
+RESYNC_WINDOW: a worker that died between storing `waiting` and indexing the order must
+not leave it waiting forever. A re-added order that has moved on is dropped when seen."""
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -69,6 +75,7 @@ class Trigger:
         self._me = uuid.uuid4().hex
         self._leading = False
         self._firing = asyncio.Semaphore(FIRING_AT_ONCE)
+        self._resynced = 0.0
 
     @property
     def leading(self) -> bool:
@@ -86,6 +93,8 @@ class Trigger:
             return
         started = time.process_time()
         await self.expire_due()
+        if time.monotonic() - self._resynced >= RESYNC_EVERY:
+            await self.resync(RESYNC_WINDOW)
         await self.scan()
         METRICS.observe("oee_trigger_tick_cpu_seconds", time.process_time() - started)
 
@@ -96,6 +105,12 @@ class Trigger:
         while page := await self._store.waiting(after):
             await self._index.add(Waiting.of(order) for order in page if order.min_out)
             after = page[-1].id
+
+    async def resync(self, window: float) -> None:
+        """Index the orders that began waiting within `window` seconds (again, if indexed)."""
+        self._resynced = time.monotonic()
+        lately = await self._store.lately_waiting(window)
+        await self._index.add(Waiting.of(order) for order in lately if order.min_out)
 
     async def expire_due(self) -> None:
         for order in await self._store.due_to_expire():
@@ -110,18 +125,11 @@ class Trigger:
     async def scan(self) -> None:
         markets = await self._index.markets()
         for pair in {m.pair for m in markets}:
-            pricings = await self._pricings(pair)
+            pricings = await prices.pricings(self._venues, pair)
             if not pricings:
                 continue
             for market in (m for m in markets if m.pair == pair):
                 await self._scan(market, pricings)
-
-    async def _pricings(self, pair: Pair) -> list[Pricing]:
-        found = await asyncio.gather(
-            *(v.pricing(pair) for v in self._venues.values() if pair.symbol in v.pairs()),
-            return_exceptions=True,
-        )
-        return [p for p in found if p is not None and not isinstance(p, BaseException)]
 
     async def _scan(self, market: Market, pricings: Sequence[Pricing]) -> None:
         marginals = [p.marginal(market.side) for p in pricings]

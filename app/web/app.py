@@ -39,6 +39,7 @@ from app.web.context import WebContext, provide_web
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.guards import guards
 from app.web.live import dashboard_feed
+from app.web.market_panel import MarketPanelController
 from app.web.observability import healthz, metrics
 from app.web.pages import PagesController
 from app.web.sockets import all_events, order_events
@@ -103,6 +104,7 @@ def create_app(
             CatalogController,
             metrics,
             PagesController,
+            MarketPanelController,
             order_events,
             all_events,
             dashboard_feed,
@@ -145,6 +147,8 @@ def _register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters.update(
         amount=present.amount,
         bps=present.bps,
+        percent=present.percent,
+        limit_terms=present.limit_terms,
         short_hash=present.short_hash,
         seconds=present.seconds,
     )

@@ -104,9 +104,10 @@ class Dashboard(LivePage):
         self.charts_stale_since: float | None = None
 
     async def snapshot(self) -> str:
+        recent = await recent_orders(self.web, self.viewer)
         rows = "".join(
-            self.render("partials/order_row.html", order=order)
-            for order in await recent_orders(self.web, self.viewer)
+            self.render("partials/order_row.html", order=order, gaps=recent["gaps"])
+            for order in recent["orders"]
         )
         charts = await self.charts(time.monotonic() - CHART_DELAY)
         return f'<tbody hx-swap-oob="innerHTML:#recent-rows">{rows}</tbody>{charts}'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from litestar_htmx import HTMXRequest, HTMXTemplate
 
 from app.domain.access import Scope
 from app.domain.filters import OrderFilter
-from app.domain.problems import InvalidOrder, shown
+from app.domain.problems import InvalidOrder, NotCancellable, shown
 from app.domain.requests import IDEMPOTENCY_KEY
 from app.domain.status import OrderStatus
 from app.domain.tokens import PAIRS_BY_SYMBOL
@@ -31,6 +32,7 @@ from app.web.api.orders import client_of
 from app.web.auth import Caller, requires
 from app.web.context import Web, WebContext
 from app.web.filters import parse_filter, problems_of
+from app.web.present import limit_preview
 from app.web.views import dashboard_context, form_context, order_context
 
 CSP = (
@@ -38,6 +40,7 @@ CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
 HISTORY_PAGE = 50
+GAPS_AT_ONCE = 100
 CSV_LIMIT = 100_000
 
 
@@ -136,8 +139,10 @@ class PagesController(Controller):
         token_out: Annotated[str, QueryParameter(name="tokenOut")] = "",
         amount: FromQuery[str] = "",
         slippage_bps: Annotated[str, QueryParameter(name="slippageBps")] = "",
+        kind: Annotated[str, QueryParameter(name="type")] = "market",
+        limit_price: Annotated[str, QueryParameter(name="limitPrice")] = "",
     ) -> Template:
-        """The live quote preview under the order form."""
+        """The live quote preview under the order form; for a limit, what the limit asks."""
         fields = {"tokenIn": token_in, "tokenOut": token_out, "amount": amount}
         try:
             request = intake.order_request({**fields, "slippageBps": slippage_bps or None})
@@ -146,8 +151,58 @@ class PagesController(Controller):
                 "partials/quote_preview.html",
                 context={"board": None, "problems": [p.message for p in error.problems]},
             )
-        board = quote_board(await web.quoter.board(request))
-        return Template("partials/quote_preview.html", context={"board": board, "problems": []})
+        board = await web.quoter.board(request)
+        context = {"board": quote_board(board), "problems": [], "kind": kind, "limit": None}
+        if kind == "limit":
+            context["limit"] = limit_preview(request, board.best, limit_price)
+        return Template("partials/quote_preview.html", context=context)
+
+    @post("/orders/{order_id:str}/cancel", guards=[requires(Scope.TRADE)])
+    async def cancel(
+        self, order_id: FromPath[str], request: HTMXRequest, web: Web, principal: Caller
+    ) -> Response[Any]:
+        """The Cancel buttons (a waiting row, the order page): the API's cancel, shown.
+
+        Too late (the order is executing or has ended) is not an error to the page: it shows
+        the order as it stands and says why it was not cancelled.
+        """
+        headers = None
+        try:
+            order = await web.desk.cancel(order_id, principal.owner_filter)
+        except NotCancellable as refused:
+            order = await web.orders.order(order_id, principal.owner_filter)
+            say = f"Not cancelled: the order is {refused.status} and will run to its end."
+            headers = {"HX-Trigger": json.dumps({"notice": say})}
+        if order is None:
+            raise NotFoundException(detail=f"no order with id {shown(order_id)}")
+        if not request.htmx:
+            return Redirect(f"/orders/{order.id}", status_code=303)
+        if request.htmx.target == "order-detail":
+            context = {**await order_context(web, order), "viewer": principal}
+            return Template("partials/order_detail.html", context=context, headers=headers)
+        row = {"order": OrderView.of(order)}
+        return Template("partials/order_row.html", context=row, headers=headers)
+
+    @get("/partials/gaps")
+    async def gaps(
+        self,
+        web: Web,
+        principal: Caller,
+        ids: Annotated[list[str] | None, QueryParameter(name="id")] = None,
+    ) -> Template:
+        """How far each waiting limit order on the page is from its limit, now: the dashboard
+        asks every few seconds and swaps each order's distance in by id."""
+        wanted = (ids or [])[:GAPS_AT_ONCE]
+        orders = [
+            o
+            for o in await web.orders.some(wanted, principal.owner_filter)
+            if o.status is OrderStatus.WAITING
+        ]
+        context = {
+            "orders": [OrderView.of(o) for o in orders],
+            "gaps": await web.quoter.gaps(orders),
+        }
+        return Template("partials/gaps.html", context=context)
 
     @get("/orders", dependencies={"chosen": Provide(history_filters, sync_to_thread=False)})
     async def history(

@@ -14,7 +14,9 @@ from typing import Any
 from app.domain.access import Principal
 from app.domain.filters import OrderFilter
 from app.domain.kinds import KINDS
+from app.domain.kinds.limit import Gap
 from app.domain.order import Order
+from app.domain.status import OrderStatus
 from app.domain.tokens import PAIRS, TOKENS
 from app.events.schema import OrderView
 from app.web.context import WebContext
@@ -66,9 +68,18 @@ def form_context(
     }
 
 
-async def recent_orders(web: WebContext, viewer: Principal) -> list[OrderView]:
+async def recent_orders(web: WebContext, viewer: Principal) -> dict[str, Any]:
+    """The dashboard's table: the newest orders, and how far the waiting ones are from
+    their limits (app.js keeps that fresh)."""
     page = await web.orders.page(OrderFilter(limit=RECENT_ROWS, owner=viewer.owner_filter))
-    return [OrderView.of(order) for order in page.items]
+    return {
+        "orders": [OrderView.of(order) for order in page.items],
+        "gaps": await waiting_gaps(web, page.items),
+    }
+
+
+async def waiting_gaps(web: WebContext, orders: list[Order]) -> dict[str, Gap | None]:
+    return await web.quoter.gaps([o for o in orders if o.status is OrderStatus.WAITING])
 
 
 async def charts_context(web: WebContext, owner: str | None) -> dict[str, Any]:
@@ -85,8 +96,9 @@ async def dashboard_context(web: WebContext, viewer: Principal) -> dict[str, Any
         "page": "dashboard",
         "viewer": viewer,
         **form_context(),
-        "orders": await recent_orders(web, viewer),
+        **await recent_orders(web, viewer),
         "board": None,
+        "pairs": [pair.symbol for pair in PAIRS],
         "problems": [],
         **await charts_context(web, viewer.owner_filter),
     }
@@ -97,6 +109,7 @@ async def order_context(web: WebContext, order: Order) -> dict[str, Any]:
     events = await web.orders.events(order.id)
     return {
         "order": view,
+        "gaps": await waiting_gaps(web, [order]),
         "stages": timeline(events),
         "routes": route_choices(view, events),
         "vs_quote": execution_vs_quote(view),

@@ -7,6 +7,7 @@ import csv
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +306,88 @@ def test_a_double_click_or_enter_pressed_three_times_places_one_order(
     settle_form(page)
     wait_until(lambda: orders_of_amount(site, "0.778") == 1, what="the new order")
     assert orders_of_amount(site, "0.777") == 1
+
+
+def price_now(site: Site, token_in: str, token_out: str, amount: str) -> Decimal:
+    board = httpx.get(
+        f"{site.live.http}/api/quote",
+        params={"tokenIn": token_in, "tokenOut": token_out, "amount": amount},
+        headers=bearer(),
+    ).json()
+    return Decimal(board["best"]["price"])
+
+
+def place_limit(site: Site, above: str) -> str:
+    """Sell 100 JUP (a pair no other browser test moves) at `above` times the price now."""
+    limit = (price_now(site, "JUP", "USDC", "100") * Decimal(above)).quantize(Decimal("0.0001"))
+    body = {"type": "limit", "tokenIn": "JUP", "tokenOut": "USDC", "amount": "100",
+            "limitPrice": str(limit), "expiresIn": 600}  # fmt: skip
+    placed = httpx.post(f"{site.live.http}/api/orders/execute", json=body, headers=bearer())
+    assert placed.status_code == 201, placed.text
+    order_id: str = placed.json()["orderId"]
+    return order_id
+
+
+def test_a_limit_order_from_the_form_shows_its_distance_and_cancels_from_its_row(
+    page: Any, site: Site
+) -> None:
+    page.goto(site.live.http)
+    page.locator("#conn[data-state=open]").wait_for()
+    page.check("input[name=type][value=limit]")
+    assert not page.locator("input[name=slippageBps]").is_visible(), "a limit sets its own bound"
+    page.select_option("select[name=tokenIn]", "JUP")
+    page.select_option("select[name=tokenOut]", "USDC")
+    page.fill("input[name=amount]", "100")
+    page.locator("#price-now").filter(has_text="USDC per JUP").wait_for()
+    limit = (price_now(site, "JUP", "USDC", "100") * Decimal("1.03")).quantize(Decimal("0.0001"))
+    page.fill("input[name=limitPrice]", str(limit))
+    page.locator("#quote-preview").filter(has_text="% away").wait_for()
+    page.click("#order-form button[type=submit]")
+
+    row = page.locator("#recent-rows tr[data-status=waiting]").first
+    row.wait_for()
+    order_id = row.get_attribute("id").removeprefix("order-")
+    assert f"≥ {limit.normalize()} USDC per JUP" in row.inner_text()
+    # The distance arrives (and stays fresh) by itself.
+    page.locator(f"#gap-{order_id}").filter(has_text="% away").wait_for()
+    shoot(page, "limit-waiting.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "limit-waiting-phone.png")
+
+    page.locator(f"#order-{order_id} button.cancel").click()
+    page.locator(f"#order-{order_id}[data-status=cancelled]").wait_for()
+    assert page.locator(f"#order-{order_id} button.cancel").count() == 0
+    stored = httpx.get(f"{site.live.http}/api/orders/{order_id}", headers=bearer()).json()
+    assert stored["order"]["status"] == "cancelled"
+
+
+def test_moving_the_market_from_the_dashboard_fills_a_waiting_limit_live(
+    page: Any, site: Site
+) -> None:
+    order_id = place_limit(site, "1.02")
+    page.goto(site.live.http)
+    page.locator("#conn[data-state=open]").wait_for()
+    page.locator(f"#order-{order_id}[data-status=waiting]").wait_for()
+    page.select_option("#market-panel select[name=pair]", "JUP/USDC")
+    page.fill("#market-panel input[name=moveBps]", "400")
+    page.fill("#market-panel input[name=holdSeconds]", "20")
+    page.click("#market-panel button[type=submit]")
+    page.locator("#market-panel .form-status").filter(has_text="JUP/USDC moved +400 bps").wait_for()
+    assert wait_for_terminal(page, order_id) == "confirmed"
+    back = {"pair": "JUP/USDC", "moveBps": -400, "holdSeconds": 0}
+    assert httpx.post(f"{site.live.http}/api/sim/moves", json=back, headers=bearer()).is_success
+
+
+def test_the_order_page_of_a_waiting_limit_shows_it_and_cancels_it(page: Any, site: Site) -> None:
+    order_id = place_limit(site, "1.05")
+    page.goto(f"{site.live.http}/orders/{order_id}")
+    page.locator(".timeline .step.s-waiting").wait_for()
+    facts = page.locator(".facts").inner_text()
+    assert "USDC per JUP" in facts
+    assert "Waits until" in facts
+    page.locator(f"#gap-{order_id}").filter(has_text="% away").wait_for()
+    shoot(page, "limit-order.png")
+    page.click("#order-detail button.cancel")
+    page.locator("#order-detail .badge.s-cancelled").wait_for()
+    assert page.locator("#order-detail button.cancel").count() == 0
+    assert page.locator(".timeline .step strong").all_inner_texts()[-1] == "cancelled"

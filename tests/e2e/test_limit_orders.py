@@ -31,7 +31,7 @@ def price_now(api: httpx.Client, token_in: str, token_out: str, amount: str) -> 
 
 
 def limit(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    body = order_body(**{"type": "limit", "tokenIn": "SOL", "tokenOut": "USDT", "amount": "2"})
+    body = order_body(type="limit", tokenIn="SOL", tokenOut="USDT", amount="2")
     body.update(fields)
     body.pop("slippageBps")
     placed = api.post("/api/orders/execute", json=body)

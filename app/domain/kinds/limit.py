@@ -17,7 +17,7 @@ from decimal import ROUND_CEILING, Decimal
 from app.domain.kinds import TermField
 from app.domain.order import Order
 from app.domain.problems import Problem, shown
-from app.domain.tokens import Market, Side
+from app.domain.tokens import Market, Side, executed_price
 
 PRICE = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,18})?$", re.ASCII)
 MAX_EXPIRY = timedelta(days=30)
@@ -33,6 +33,25 @@ def min_out_at(market: Market, amount: Decimal, limit_price: Decimal) -> Decimal
 def meets(market: Market, amount: Decimal, out: Decimal, limit_price: Decimal) -> bool:
     """Whether swapping `amount` for `out` is at the limit or better."""
     return out >= min_out_at(market, amount, limit_price)
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """How far a waiting order is from its limit, at the best full-size quote now."""
+
+    price_now: Decimal
+    """What the whole amount would fetch now, as a price (quote per base)."""
+    away: Decimal
+    """The move (fraction of the price now) still needed in the order's favour; ≤ 0: met."""
+
+
+def gap(market: Market, amount: Decimal, limit: Decimal, best_out: Decimal) -> Gap | None:
+    """The distance to the limit, or None when no venue would fill the amount at all."""
+    if best_out <= 0:
+        return None
+    now = executed_price(market, amount, best_out)
+    away = limit / now - 1 if market.side is Side.SELL_BASE else 1 - limit / now
+    return Gap(now, away)
 
 
 @dataclass(frozen=True, slots=True)
