@@ -7,10 +7,11 @@ without an explicit transaction, and a writer that lost the race changes nothing
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,11 +21,11 @@ import asyncpg
 import msgspec
 from piccolo.query.functions.aggregate import Count
 
-from app.db.database import Database
+from app.db.database import CommitUnanswered, Connection, Database
 from app.db.tables import OrderRow
 from app.domain.filters import OrderFilter, Page
 from app.domain.order import Order
-from app.domain.problems import ClientOrderIdTaken, KeyInFlight, KeyReused
+from app.domain.problems import ClientOrderIdTaken, KeyInFlight, KeyReused, OutcomeUnknown
 from app.domain.requests import OrderRequest
 from app.domain.status import MOVING, TERMINAL, OrderStatus, check_transition
 from app.domain.tokens import find_market
@@ -150,13 +151,30 @@ class OrderStore:
     async def create(
         self, order_id: uuid.UUID, request: OrderRequest, client: str, owner: str = ""
     ) -> Recorded:
-        """Store a new order as `pending` with its first event, in one statement."""
+        """Store a new order as `pending` with its first event, in one statement.
+
+        A failure or timeout means it was not stored; `OutcomeUnknown` that nobody can tell
+        yet (the commit went unanswered): the order may exist, under `order_id`.
+        """
         try:
-            row = await self.db.fetchrow(_CREATE, *_create_args(order_id, request, client, owner))
+            async with self._deciding(order_id) as conn:
+                row = await conn.fetchrow(_CREATE, *_create_args(order_id, request, client, owner))
         except asyncpg.UniqueViolationError:
             raise await self._reference_taken(owner, request) from None
         assert row is not None
         return _created(row)
+
+    @contextlib.asynccontextmanager
+    async def _deciding(self, order_id: uuid.UUID) -> AsyncIterator[Connection]:
+        try:
+            async with self.db.decisive() as conn:
+                yield conn
+        except CommitUnanswered:
+            raise OutcomeUnknown(
+                "the database stopped answering as the order was being stored: it may or may"
+                f" not have been placed; look it up as order {order_id}",
+                str(order_id),
+            ) from None
 
     async def create_once(
         self,
@@ -174,7 +192,7 @@ class OrderStore:
         The key is remembered in the same transaction as the order.
         """
         try:
-            async with self.db.transaction() as conn:
+            async with self._deciding(order_id) as conn:
                 if not await conn.fetchval(_CLAIM_KEY, f"{owner}:{once.key}"):
                     raise KeyInFlight("a request with this Idempotency-Key is still in flight")
                 seen = await conn.fetchrow(_FIND_KEY, owner, once.key, once.ttl_seconds)

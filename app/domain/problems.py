@@ -49,3 +49,16 @@ class NotCancellable(Conflict):
     def __init__(self, message: str, status: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class OutcomeUnknown(Exception):
+    """A write was sent in full but its answer never came: it may or may not have happened.
+
+    Only the final commit of a new order can end this way (see `Database.decisive`); the
+    caller says so, with the order's id to look up, instead of guessing either way.
+    """
+
+    def __init__(self, message: str, order_id: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.order_id = order_id

@@ -104,8 +104,9 @@ class FeedPump:
         return await self.feed.settled()
 
     def poke(self) -> None:
-        """Something was committed: look soon."""
-        self._wake.set()
+        """Something was committed: look soon (if anyone listens)."""
+        if self._subscribers:
+            self._wake.set()
 
     @contextlib.asynccontextmanager
     async def subscribe(self, owner: str | None = None) -> AsyncIterator[FeedSubscription]:
@@ -113,6 +114,8 @@ class FeedPump:
 
         Raises TimeoutError when the pump cannot reach the database within `START_SECONDS`.
         """
+        if not self._subscribers:
+            self._ready.clear()  # nobody listened: the position may be far behind
         self._wake.set()
         async with asyncio.timeout(self.START_SECONDS):
             await self._ready.wait()
@@ -134,20 +137,25 @@ class FeedPump:
                 log.warning("event feed unavailable (%s); retrying", error)
                 await self._pause(1.0)
                 continue
-            if self.feed.horizon.behind:
-                await self._pause(self.BUSY_POLL_SECONDS)
-            elif self._subscribers or not self._ready.is_set():
-                await self._pause(self.IDLE_POLL_SECONDS)
-            else:
-                # Nobody listens: no rounds until a subscriber (or a notice) arrives.
+            if not self._subscribers and self._ready.is_set():
+                # Nobody listens: no rounds until a subscriber arrives.
                 await self._pause(None)
+            elif self.feed.horizon.behind:
+                await self._pause(self.BUSY_POLL_SECONDS)
+            else:
+                await self._pause(self.IDLE_POLL_SECONDS)
 
     async def _pause(self, seconds: float | None) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _round(self) -> None:
-        horizon = await self.feed.advance()
+        if self._ready.is_set():
+            horizon = await self.feed.advance()
+        else:
+            # Starting, or a first subscriber after a quiet spell: catch up to now at once.
+            async with asyncio.timeout(self.START_SECONDS):
+                horizon = await self.feed.settled()
         if horizon is None:
             return
         if self.position is None or not self._subscribers:

@@ -1,7 +1,9 @@
 """How the API says no: one error body, documented, logged without the request's body.
 
 A server the engine needs (PostgreSQL, Redis) that is down or not answering is a 503
-with `Retry-After`, never a 500: the client did nothing wrong and should come back.
+with `Retry-After`, never a 500: the client did nothing wrong and should come back, and
+nothing was done. The one answer that cannot say either way is a 504 (see
+`outcome_unknown`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,21 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.status_codes import (
+    HTTP_401_UNAUTHORIZED,
+    HTTP_503_SERVICE_UNAVAILABLE,
+    HTTP_504_GATEWAY_TIMEOUT,
+)
 from litestar.types import ExceptionHandlersMap
 from redis.exceptions import RedisError
 
-from app.domain.problems import Conflict, KeyInFlight, KeyReused, NotCancellable
+from app.domain.problems import (
+    Conflict,
+    KeyInFlight,
+    KeyReused,
+    NotCancellable,
+    OutcomeUnknown,
+)
 
 log = logging.getLogger("app.web")
 
@@ -42,7 +54,10 @@ def _spec(description: str) -> ResponseSpec:
 BAD_REQUEST = {400: _spec("The request breaks a rule; `extra` names each field and rule.")}
 NOT_FOUND = {404: _spec("No such resource (or not yours).")}
 UNAVAILABLE = {
-    503: _spec("A server the engine needs is unavailable; retry after `Retry-After` seconds.")
+    503: _spec(
+        "A server the engine needs is unavailable; nothing was done. Retry after"
+        " `Retry-After` seconds."
+    )
 }
 SIGNED_IN = {
     401: _spec("No valid API key (`Authorization: Bearer …` or `X-API-Key`) or session."),
@@ -62,6 +77,13 @@ ERRORS_FOR_WRITES = {
     429: _spec("Over the order rate limit; retry after `Retry-After` seconds."),
     **UNAVAILABLE,
 }
+PLACING = {
+    **ERRORS_FOR_WRITES,
+    504: _spec(
+        "The database went silent while storing the order: it may or may not be placed."
+        " `extra.orderId` names it: look it up, or retry with the same Idempotency-Key."
+    ),
+}
 
 OUTAGES: tuple[type[Exception], ...] = (
     RedisError,
@@ -69,10 +91,11 @@ OUTAGES: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.QueryCanceledError,
-    ConnectionError,
-    TimeoutError,
+    OSError,
 )
-"""Failures of the servers behind the engine, not of the request."""
+"""Failures of the servers behind the engine, not of the request. `OSError` covers a
+server that is not there at all: a refused connection, a missing Unix socket (asyncpg
+raises `FileNotFoundError`), a timeout."""
 
 
 def client_error(
@@ -138,6 +161,22 @@ def conflict(request: Request[Any, Any, Any], error: Conflict) -> Response[Error
     )
 
 
+def outcome_unknown(request: Request[Any, Any, Any], error: OutcomeUnknown) -> Response[ErrorBody]:
+    """The database went silent while committing a new order: 504, with its id to look up.
+
+    Not a 503, which promises nothing was stored. The order exists if `GET
+    /api/orders/{orderId}` finds it (and then runs like any other); retrying with the
+    same Idempotency-Key is always safe.
+    """
+    log.warning("%s %s → 504: %s", request.method, request.url.path[:200], error.message)
+    return Response(
+        ErrorBody(HTTP_504_GATEWAY_TIMEOUT, error.message, {"orderId": error.order_id}),
+        status_code=HTTP_504_GATEWAY_TIMEOUT,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        media_type=MediaType.JSON,
+    )
+
+
 def server_error(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
     """A bug: logged with its traceback, answered without details."""
     log.error("%s %s → 500", request.method, request.url.path[:200], exc_info=error)
@@ -150,5 +189,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Exception: server_error,
     HTTPException: client_error,
     Conflict: conflict,
+    OutcomeUnknown: outcome_unknown,
     **dict.fromkeys(OUTAGES, outage),
 }

@@ -32,7 +32,7 @@ from app.metrics import METRICS
 from app.web import intake
 from app.web.auth import Caller, requires
 from app.web.context import Web
-from app.web.errors import ERRORS_FOR_READS, ERRORS_FOR_WRITES, NOT_FOUND
+from app.web.errors import ERRORS_FOR_READS, ERRORS_FOR_WRITES, NOT_FOUND, PLACING
 from app.web.filters import MAX_PAGE, parse_filter
 from app.web.strict import StrictRequest
 
@@ -195,7 +195,7 @@ class OrdersController(Controller):
     @post(
         "/execute",
         status_code=HTTP_201_CREATED,
-        responses=ERRORS_FOR_WRITES,
+        responses=PLACING,
         guards=[requires(Scope.TRADE)],
     )
     async def execute(
