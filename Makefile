@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The stamp names the pyproject it was installed from: edit pyproject.toml, and the venv refreshes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench chaos screenshots clean reset
+.PHONY: run test lint bench chaos screenshots clean reset key
 
 run: $(STAMP)
 	$(BIN)/python -m app.run
@@ -22,6 +22,11 @@ lint: $(STAMP)
 # The README's pictures, taken by the browser tests from our own running app.
 screenshots: $(STAMP)
 	SCREENSHOT_DIR=docs $(BIN)/python -m pytest tests/e2e/test_browser.py -q
+
+# An API key, printed once: make key NAME=bot SCOPES=read,trade [RATE_LIMIT=600]
+key: $(STAMP)
+	@$(BIN)/python -m app.keys create --name "$(or $(NAME),$(error give NAME=…))" \
+		--scopes "$(or $(SCOPES),read,trade)" $(if $(RATE_LIMIT),--rate-limit $(RATE_LIMIT))
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

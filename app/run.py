@@ -6,6 +6,7 @@ only something that keeps dying stops it all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from app.infra.stack import GaveUp, Stack
+from app.keys import first_start
 from app.logs import configure_logging
 from app.settings import Settings, SettingsError
 
@@ -47,6 +49,8 @@ def main() -> int:
         stack.start_servers()
         stack.start_processes()
         log.info("Order Execution Engine ready on %s  (Ctrl-C stops it)", stack.url)
+        if not settings.admin_api_key:
+            print(asyncio.run(first_start(stack.env["DATABASE_URL"], stack.url)), flush=True)
         while True:
             stack.supervise()
             time.sleep(0.2)

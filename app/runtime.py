@@ -9,19 +9,26 @@ from redis.asyncio import Redis
 
 from app.clients import connections_for, redis_client
 from app.db.database import Database
+from app.db.keys import KeyStore
 from app.db.orders import OrderStore
+from app.db.webhooks import WebhookStore
 from app.domain.retry import RETRY
 from app.events.bus import EventPublisher
 from app.metrics import METRICS
 from app.periodic import Periodic
+from app.services.access import Access
 from app.services.catalog import VenueCatalog
 from app.services.execution import Executor
+from app.services.limits import LimitIndex
 from app.services.monitoring import Monitor
 from app.services.placing import OrderDesk
 from app.services.queueing import ExecutionQueue, JobPolicy, make_queue
 from app.services.quoting import Quoter
 from app.services.reads import OrderReads
 from app.services.reconciler import Reconciler
+from app.services.simulator import SimControls
+from app.services.trigger import Trigger
+from app.services.webhooks import Courier, Webhooks
 from app.settings import Settings
 from app.venues.base import Venue
 from app.venues.clock import Clock
@@ -50,7 +57,13 @@ class Runtime:
     reconciler: Reconciler
     desk: OrderDesk
     reads: OrderReads
+    access: Access
+    webhooks: Webhooks
+    courier: Courier
     catalog: VenueCatalog
+    limits: LimitIndex
+    trigger: Trigger
+    sim: SimControls
     monitor: Monitor
     metrics_flusher: Periodic
 
@@ -60,6 +73,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.metrics_flusher.stop()
+        await self.courier.close()
         await self.queue.queue.disconnect()
         await self.redis.aclose()
         await self.db.stop()
@@ -80,6 +94,7 @@ async def open_runtime(
     clock: Clock | None = None,
     concurrency: int = WEB_CONCURRENCY,
     venues: VenueOverrides | None = None,
+    session_secret: str = "",
 ) -> Runtime:
     """Connect to PostgreSQL and Redis and wire the services; `close()` undoes it.
 
@@ -112,8 +127,9 @@ async def open_runtime(
     queue = ExecutionQueue(saq_queue, policy)
     publisher = EventPublisher(redis, f"{settings.queue_name}:events")
     quoter = Quoter(trading, timeout=RETRY.quote_timeout(settings.mock_latency_scale))
+    limits = LimitIndex(redis, settings.queue_name)
     executor = Executor(
-        store, trading, quoter, publisher, settle_wait=settings.job_heartbeat_seconds / 3
+        store, trading, quoter, publisher, limits, settle_wait=settings.job_heartbeat_seconds / 3
     )
     reads = OrderReads(store)
     return Runtime(
@@ -129,9 +145,29 @@ async def open_runtime(
         quoter=quoter,
         executor=executor,
         reconciler=Reconciler(store, queue),
-        desk=OrderDesk(store, queue, publisher),
+        desk=OrderDesk(
+            store,
+            queue,
+            publisher,
+            limits,
+            idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        ),
         reads=reads,
+        access=Access(KeyStore(db), session_secret or settings.secret_key),
+        webhooks=Webhooks(WebhookStore(db)),
+        courier=Courier(WebhookStore(db)),
         catalog=VenueCatalog(trading),
+        limits=limits,
+        sim=SimControls(market),
+        trigger=Trigger(
+            store=store,
+            publisher=publisher,
+            queue=queue,
+            index=limits,
+            venues=trading,
+            redis=redis,
+            namespace=settings.queue_name,
+        ),
         monitor=Monitor(
             db,
             redis,

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from app.domain.access import MIN_ADMIN_KEY_CHARS
+
 T = TypeVar("T")
 
 
@@ -50,6 +52,10 @@ class Settings:
     """A connection that has not sent a request's headers within this long is closed."""
     log_format: str = "text"
     queue_name: str = "orders"
+    admin_api_key: str = ""
+    """Made an admin key at start-up (32+ characters), for compose, CI and tests."""
+    idempotency_ttl_seconds: int = 24 * 3600
+    """How long an Idempotency-Key is remembered."""
     secret_key: str = ""
     """Signs CSRF tokens; empty: one is generated and shared by all web processes via Redis."""
 
@@ -97,6 +103,10 @@ class Settings:
             log_format=_read(env, "LOG_FORMAT", str, "text", lambda v: v in ("text", "json")),
             queue_name=env.get("QUEUE_NAME", "orders") or "orders",
             secret_key=env.get("SECRET_KEY", ""),
+            admin_api_key=_admin_key(env.get("ADMIN_API_KEY", "")),
+            idempotency_ttl_seconds=_read(
+                env, "IDEMPOTENCY_TTL_SECONDS", int, 24 * 3600, lambda v: v >= 1
+            ),
         )
 
     @property
@@ -143,10 +153,19 @@ class Settings:
             "LOG_FORMAT": self.log_format,
             "QUEUE_NAME": self.queue_name,
             "SECRET_KEY": self.secret_key,
+            "ADMIN_API_KEY": self.admin_api_key,
+            "IDEMPOTENCY_TTL_SECONDS": str(self.idempotency_ttl_seconds),
         }
         if self.mock_seed is not None:
             env["MOCK_SEED"] = str(self.mock_seed)
         return env
+
+
+def _admin_key(raw: str) -> str:
+    key = raw.strip()
+    if key and len(key) < MIN_ADMIN_KEY_CHARS:
+        raise SettingsError(f"ADMIN_API_KEY must be at least {MIN_ADMIN_KEY_CHARS} characters")
+    return key
 
 
 def _names(raw: str) -> tuple[str, ...]:

@@ -13,22 +13,31 @@ from jobs.execute import execute_order
 
 log = logging.getLogger(__name__)
 
+TRIGGER_TICK_SECONDS = 0.2
+"""How often the trigger looks at the pools: a crossing is seen within this long."""
+
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
         runtime = await open_runtime(settings, concurrency=settings.worker_concurrency)
         ctx["runtime"] = runtime
-        # At start-up, then every interval: nothing stays stuck if Redis lost the queue.
-        ctx["reconciler"] = Periodic(
-            "reconciler",
-            runtime.reconciler.sweep,
-            interval=settings.reconcile_interval_seconds,
-            delay=0,
-        )
+        ctx["loops"] = [
+            # At start-up, then every interval: nothing stays stuck if Redis lost the queue.
+            Periodic(
+                "reconciler",
+                runtime.reconciler.sweep,
+                interval=settings.reconcile_interval_seconds,
+                delay=0,
+            ),
+            Periodic("webhook deliveries", runtime.courier.deliver_due, interval=0.25),
+            # One worker leads it at a time; the others stand by to take over.
+            Periodic("limit trigger", runtime.trigger.tick, interval=TRIGGER_TICK_SECONDS),
+            Periodic("idempotency key expiry", runtime.desk.forget_old_keys, interval=600),
+        ]
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        if "reconciler" in ctx:
-            await ctx["reconciler"].stop()
+        for loop in ctx.get("loops", []):
+            await loop.stop()
         if "runtime" in ctx:
             await ctx["runtime"].close()
 

@@ -63,6 +63,92 @@
   document.addEventListener("htmx:afterSettle", ages);
   document.addEventListener("htmx:wsAfterMessage", ages);
 
+  // The form's idempotency key: one per order. A repeat of a request (a double-click, a
+  // retried submit) reuses it and the server places one order; once an order is placed,
+  // the next one gets a new key.
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  // A new key once the order is changed after placing one: submitting the same order again
+  // (a double-click, Enter pressed twice) is answered with the order already placed.
+  function say(text) {
+    const status = document.getElementById("form-status");
+    if (status) status.textContent = text;
+  }
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.detail.elt;
+    if (!form || form.id !== "order-form" || !event.detail.successful) return;
+    form.dataset.placed = "1";
+  });
+  document.addEventListener("orderRepeated", () => {
+    say("Already placed: it is in the table below. Change the order to place another.");
+  });
+  function freshKeyOnEdit(event) {
+    const form = event.target.closest && event.target.closest("#order-form");
+    if (!form || !form.dataset.placed) return;
+    delete form.dataset.placed;
+    const key = document.getElementById("idempotency-key");
+    if (key) key.value = newKey();
+    say("");
+  }
+  document.addEventListener("input", freshKeyOnEdit);
+  document.addEventListener("change", freshKeyOnEdit);
+
+  // The order type: show the fields of the chosen type only (others are not sent).
+  function showKind(form) {
+    const chosen = form.querySelector("input[name=type]:checked") || form.querySelector("input[name=type]");
+    if (!chosen) return;
+    for (const block of form.querySelectorAll(".kind-fields")) {
+      const mine = block.dataset.kind === chosen.value;
+      block.hidden = !mine;
+      for (const input of block.querySelectorAll("input, select")) input.disabled = !mine;
+    }
+    const button = form.querySelector("button[type=submit]");
+    if (button) button.textContent = "Place " + chosen.value + " order";
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.name === "type") showKind(event.target.form);
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.getElementById("order-form");
+    if (form) showKind(form);
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    const form = document.getElementById("order-form");
+    if (form) showKind(form);
+  });
+
+  // Waiting limit orders: how far each is from its limit, now. One request for every such
+  // order on the page, every few seconds while the page is visible; the answer swaps each
+  // distance in by id.
+  const GAP_EVERY_MS = 2000;
+  let gapTimer = null;
+  function pollGaps() {
+    if (document.hidden || !window.htmx) return;
+    const ids = Array.from(document.querySelectorAll("[data-gap]"), (el) => el.dataset.gap);
+    if (!ids.length) return;
+    const query = new URLSearchParams(ids.slice(0, 100).map((id) => ["id", id]));
+    htmx.ajax("GET", "/partials/gaps?" + query, { target: "body", swap: "none" });
+  }
+  function soonGaps() {
+    // New rows (placed, pushed) learn their distance at once, not at the next round.
+    clearTimeout(gapTimer);
+    gapTimer = setTimeout(pollGaps, 150);
+  }
+  setInterval(pollGaps, GAP_EVERY_MS);
+  document.addEventListener("htmx:wsAfterMessage", () => {
+    if (document.querySelector("[data-gap]")) soonGaps();
+  });
+  document.addEventListener("visibilitychange", soonGaps);
+
+  // What the server says about an action that did not do what was asked (a Cancel too late).
+  document.addEventListener("notice", (event) => {
+    const notice = document.getElementById("notice");
+    if (notice) notice.textContent = event.detail.value;
+  });
+
   // The order form: only offer tokens that trade with the one being sold; show slippage in %.
   function enhanceForm() {
     const form = document.getElementById("order-form");

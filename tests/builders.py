@@ -7,6 +7,7 @@ from typing import Any
 
 from app.domain.requests import OrderRequest, validate_order
 from app.settings import Settings
+from tests.support.access import ADMIN_KEY
 from tests.support.infra import Infra
 
 
@@ -48,6 +49,7 @@ def settings_for(infra: Infra, **overrides: Any) -> Settings:
         "order_rate_limit": 0,
         # Litestar's test client calls itself testserver.local; real processes 127.0.0.1.
         "allowed_hosts": ("testserver.local", "127.0.0.1", "localhost"),
+        "admin_api_key": ADMIN_KEY,
     }
     fields.update(overrides)
     return Settings(**fields)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -70,10 +73,77 @@ class Database:
         async with self.pool.acquire(timeout=self.timeout) as conn:
             return str(await conn.execute(sql, *args))
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """Statements that commit together (each counted like any other)."""
+        async with self.pool.acquire(timeout=self.timeout) as conn, conn.transaction():
+            yield Connection(conn)
+
+    @contextlib.asynccontextmanager
+    async def decisive(self) -> AsyncIterator[Connection]:
+        """A transaction whose outcome the caller learns for certain, or is told it cannot.
+
+        A single statement that times out may still commit later — say the server was
+        paused with the statement unread in its socket — after the caller gave up and said
+        it failed. Here the statements run inside a transaction, and COMMIT is sent only
+        once all of them answered. If anything fails or times out before that, the
+        connection is closed at once: the server can only roll back whatever it has yet
+        to read. Only a COMMIT that got no answer is in doubt, and that is said: it
+        raises `CommitUnanswered`.
+        """
+        async with self.pool.acquire(timeout=self.timeout) as conn:
+            tx = conn.transaction()
+            try:
+                await tx.start()
+                yield Connection(conn)
+            except _LOST:
+                conn.terminate()
+                raise
+            except BaseException:
+                await tx.rollback()
+                raise
+            try:
+                await tx.commit()
+            except _LOST as error:
+                conn.terminate()
+                raise CommitUnanswered("the commit got no answer") from error
+
     async def select(self, query: Any) -> list[dict[str, Any]]:
         """Run a Piccolo query (a select) on this pool; rows as dicts."""
         sql, args = query.querystrings[0].compile_string(engine_type=self.engine.engine_type)
         return [dict(row) for row in await self.fetch(sql, *args)]
+
+
+_LOST = (
+    OSError,  # TimeoutError among them
+    asyncio.CancelledError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+)
+"""The server did not answer (or we stopped waiting): its state is unknown to us."""
+
+
+class CommitUnanswered(Exception):
+    """COMMIT was sent and no answer came: the transaction may or may not have committed."""
+
+
+class Connection:
+    """One connection inside a transaction, counting its statements as `Database` does."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        METRICS.count("oee_db_statements_total")
+        return await self._conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        METRICS.count("oee_db_statements_total")
+        return await self._conn.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        METRICS.count("oee_db_statements_total")
+        return str(await self._conn.execute(sql, *args))
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

@@ -7,46 +7,65 @@ without an explicit transaction, and a writer that lost the race changes nothing
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import uuid
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
+import msgspec
 from piccolo.query.functions.aggregate import Count
 
-from app.db.database import Database
+from app.db.database import CommitUnanswered, Connection, Database
 from app.db.tables import OrderRow
 from app.domain.filters import OrderFilter, Page
 from app.domain.order import Order
+from app.domain.problems import ClientOrderIdTaken, KeyInFlight, KeyReused, OutcomeUnknown
 from app.domain.requests import OrderRequest
-from app.domain.status import TERMINAL, OrderStatus, check_transition
+from app.domain.status import MOVING, TERMINAL, OrderStatus, check_transition
 from app.domain.tokens import find_market
 from app.events.schema import OrderEvent, QuoteView, Recorded, amount, decode_quotes, encode
 from app.ids import parse_uuid
 
 # Every statement that writes an event writes `orders` first, so it holds a transaction
-# id before it takes an event id: the feed's horizon (app/db/feed.py) relies on it.
-_CREATE = """
+# id before it takes an event id: the feed's horizon (app/db/feed.py) relies on it. The
+# same statement queues the event for the owner's matching webhooks (the outbox), so a
+# delivery is never lost between writing the event and sending it.
+_OUTBOX = """
+outbox AS (
+    INSERT INTO webhook_deliveries (webhook_id, event_id, next_at)
+    SELECT w.id, event.id, now() FROM webhooks w, event, {order}
+    WHERE w.owner = {order}.owner AND w.deleted_at IS NULL
+      AND {order}.status = ANY(string_to_array(w.events, ','))
+)
+"""
+
+_CREATE = f"""
 WITH created AS (
     INSERT INTO orders (id, type, token_in, token_out, amount_in, slippage_bps, status,
-                        attempt, last_seq, client, terms, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, 1, $7, $8::jsonb, now(), now())
+                        attempt, last_seq, client, terms, owner, client_order_id,
+                        limit_price, min_out, expires_at, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, 1, $7, $8::jsonb, $9, $10, $11, $12,
+            COALESCE($13::timestamptz, now() + make_interval(secs => $14::float8)),
+            now(), now())
     RETURNING *
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt)
     SELECT id, 1, 'pending', created_at, 1 FROM created
     RETURNING id
-)
+), {_OUTBOX.format(order="created")}
 SELECT created.*, event.id AS event_id FROM created, event
 """
 
 # Entering routing starts an attempt afresh: the previous attempt's venue and tx are cleared.
 # The first quote and the bound it sets (`quoted_out`, `min_out`) are written once and
 # never cleared: no retry moves the user's bound.
-_TRANSITION = """
+_TRANSITION = f"""
 WITH moved AS (
     UPDATE orders SET
         status = $3::varchar,
@@ -60,17 +79,37 @@ WITH moved AS (
         amount_out = COALESCE($11, amount_out),
         executed_price = COALESCE($12, executed_price),
         error = CASE WHEN $3::varchar = 'failed' THEN $13 ELSE error END,
-        retry_reason = NULL
+        retry_reason = NULL,
+        triggered = ($2::varchar = 'waiting' AND $3::varchar = 'routing')
     WHERE id = $1 AND status = $2::varchar AND attempt = $4
+      AND ($16::boolean IS NOT TRUE OR expires_at IS NULL OR expires_at > now())
     RETURNING *
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt, dex, tx_hash, quotes,
-                              amount_out, executed_price, error, note)
-    SELECT id, last_seq, status, updated_at, attempt, $6, $7, $8::jsonb, $11, $12, $13, $14
+                              amount_out, executed_price, error, note, details)
+    SELECT id, last_seq, status, updated_at, attempt, $6, $7, $8::jsonb, $11, $12, $13, $14,
+           $15::jsonb
     FROM moved
     RETURNING id
-)
+), {_OUTBOX.format(order="moved")}
 SELECT moved.*, event.id AS event_id FROM moved, event
+"""
+
+# A literal list, so the planner uses the partial index `orders_moving`.
+_STALE_MOVING = f"""
+SELECT id FROM orders WHERE status IN ({", ".join(f"'{s.value}'" for s in sorted(MOVING))})
+AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2
+"""
+
+_CLAIM_KEY = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
+_FIND_KEY = """
+SELECT fingerprint, status_code, response, created_at > now() - make_interval(secs => $3) AS live
+FROM idempotency_keys WHERE owner = $1 AND key = $2
+"""
+_FORGET_KEY = "DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2"
+_REMEMBER_KEY = """
+INSERT INTO idempotency_keys (owner, key, fingerprint, status_code, response, created_at)
+VALUES ($1, $2, $3, $4, $5, now())
 """
 
 _NOTE_RETRY = """
@@ -96,6 +135,10 @@ class Move:
     executed_price: Decimal | None = None
     error: str | None = None
     note: str | None = None
+    details: dict[str, str] | None = None
+    """What this step of the order's kind adds (terms waited for, what triggered it)."""
+    unexpired: bool = False
+    """Only if the order has not expired yet (the database's clock decides)."""
 
     def __post_init__(self) -> None:
         check_transition(self.from_status, self.to_status)
@@ -105,21 +148,86 @@ class OrderStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, order_id: uuid.UUID, request: OrderRequest, client: str) -> Recorded:
-        row = await self.db.fetchrow(
-            _CREATE,
-            order_id,
-            request.type,
-            request.market.token_in.symbol,
-            request.market.token_out.symbol,
-            request.amount,
-            request.slippage_bps,
-            client[:64],
-            json.dumps(request.terms),
-        )
+    async def create(
+        self, order_id: uuid.UUID, request: OrderRequest, client: str, owner: str = ""
+    ) -> Recorded:
+        """Store a new order as `pending` with its first event, in one statement.
+
+        A failure or timeout means it was not stored; `OutcomeUnknown` that nobody can tell
+        yet (the commit went unanswered): the order may exist, under `order_id`.
+        """
+        try:
+            async with self._deciding(order_id) as conn:
+                row = await conn.fetchrow(_CREATE, *_create_args(order_id, request, client, owner))
+        except asyncpg.UniqueViolationError:
+            raise await self._reference_taken(owner, request) from None
         assert row is not None
-        order = order_from_row(row)
-        return Recorded(_event(order, row, seq=1, status=OrderStatus.PENDING, attempt=1), order)
+        return _created(row)
+
+    @contextlib.asynccontextmanager
+    async def _deciding(self, order_id: uuid.UUID) -> AsyncIterator[Connection]:
+        try:
+            async with self.db.decisive() as conn:
+                yield conn
+        except CommitUnanswered:
+            raise OutcomeUnknown(
+                "the database stopped answering as the order was being stored: it may or may"
+                f" not have been placed; look it up as order {order_id}",
+                str(order_id),
+            ) from None
+
+    async def create_once(
+        self,
+        order_id: uuid.UUID,
+        request: OrderRequest,
+        client: str,
+        owner: str,
+        once: Once,
+    ) -> Recorded | Order:
+        """Store the order unless this owner's idempotency key was already used.
+
+        Returns the new order's record, or — for a repeat of a request already handled —
+        the order as it was placed then. Raises `KeyInFlight` while another request with
+        the key is being handled, `KeyReused` if the key came with a different request.
+        The key is remembered in the same transaction as the order.
+        """
+        try:
+            async with self._deciding(order_id) as conn:
+                if not await conn.fetchval(_CLAIM_KEY, f"{owner}:{once.key}"):
+                    raise KeyInFlight("a request with this Idempotency-Key is still in flight")
+                seen = await conn.fetchrow(_FIND_KEY, owner, once.key, once.ttl_seconds)
+                if seen is not None and seen["live"]:
+                    if seen["fingerprint"] != once.fingerprint:
+                        raise KeyReused("this Idempotency-Key was used with a different request")
+                    return msgspec.json.decode(seen["response"], type=Order)
+                if seen is not None:
+                    await conn.execute(_FORGET_KEY, owner, once.key)
+                row = await conn.fetchrow(_CREATE, *_create_args(order_id, request, client, owner))
+                assert row is not None
+                recorded = _created(row)
+                placed = msgspec.json.encode(recorded.order).decode()
+                await conn.execute(_REMEMBER_KEY, owner, once.key, once.fingerprint, 201, placed)
+                return recorded
+        except asyncpg.UniqueViolationError:
+            raise await self._reference_taken(owner, request) from None
+
+    async def _reference_taken(self, owner: str, request: OrderRequest) -> ClientOrderIdTaken:
+        taken = await self.db.fetchval(
+            "SELECT id FROM orders WHERE owner = $1 AND client_order_id = $2",
+            owner,
+            request.client_order_id,
+        )
+        return ClientOrderIdTaken(
+            f"clientOrderId {request.client_order_id!r} is already used by order {taken}"
+        )
+
+    async def forget_keys(self, older_than_seconds: float) -> int:
+        """Drop idempotency keys past their time; how many went."""
+        done = await self.db.execute(
+            "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
+            older_than_seconds,
+        )
+        return int(done.split()[-1])
 
     async def transition(self, order_id: str, move: Move) -> Recorded | None:
         """Apply `move` if the order is still where the caller saw it; None if it is not."""
@@ -139,6 +247,8 @@ class OrderStore:
             move.executed_price,
             move.error,
             move.note,
+            json.dumps(move.details) if move.details else None,
+            move.unexpired,
         )
         if row is None:
             return None
@@ -156,6 +266,7 @@ class OrderStore:
             executed_price=amount(move.executed_price),
             error=move.error,
             note=move.note,
+            details=move.details,
         )
         return Recorded(event, order)
 
@@ -171,6 +282,12 @@ class OrderStore:
             return None
         row = await self.db.fetchrow("SELECT * FROM orders WHERE id = $1", parsed)
         return order_from_row(row) if row else None
+
+    async def some(self, order_ids: Sequence[str]) -> list[Order]:
+        """The orders among `order_ids` that exist (ids that are not ids are skipped)."""
+        parsed = [u for u in map(parse_uuid, order_ids) if u is not None]
+        rows = await self.db.fetch("SELECT * FROM orders WHERE id = ANY($1::uuid[])", parsed)
+        return [order_from_row(row) for row in rows]
 
     async def events(self, order_id: str, after_seq: int = 0) -> list[OrderEvent]:
         parsed = parse_uuid(order_id)
@@ -207,34 +324,62 @@ class OrderStore:
         )
         return {OrderStatus(row["status"]): int(row["n"]) for row in rows}
 
-    async def recent_fills_by_venue(self, limit: int = 100) -> dict[str, int]:
-        """How the last `limit` confirmed orders split between venues."""
+    async def recent_fills_by_venue(self, owner: str | None, limit: int = 100) -> dict[str, int]:
+        """How the last `limit` confirmed orders (of `owner`, or all) split between venues."""
         rows = await self.db.fetch(
             "SELECT dex, count(*) AS fills FROM (SELECT dex FROM orders"
-            " WHERE status = 'confirmed' ORDER BY id DESC LIMIT $1) recent GROUP BY dex",
+            " WHERE status = 'confirmed' AND ($2::varchar IS NULL OR owner = $2)"
+            " ORDER BY id DESC LIMIT $1) recent GROUP BY dex",
             limit,
+            owner,
         )
         return {row["dex"]: row["fills"] for row in rows}
 
-    async def recent_confirm_times(self, limit: int = 40) -> list[tuple[str, datetime, datetime]]:
+    async def recent_confirm_times(
+        self, owner: str | None, limit: int = 40
+    ) -> list[tuple[str, datetime, datetime]]:
         """(order id, placed, confirmed) of the last `limit` confirmed orders, newest first."""
         rows = await self.db.fetch(
             "SELECT id, created_at, updated_at FROM orders WHERE status = 'confirmed'"
-            " ORDER BY id DESC LIMIT $1",
+            " AND ($2::varchar IS NULL OR owner = $2) ORDER BY id DESC LIMIT $1",
             limit,
+            owner,
         )
         return [(str(r["id"]), r["created_at"], r["updated_at"]) for r in rows]
 
     async def stale_active(self, idle_seconds: float, limit: int = 500) -> list[str]:
-        """Orders still moving whose row has not changed for `idle_seconds`."""
-        rows = await self.db.fetch(
-            "SELECT id FROM orders WHERE status <> ALL($3::varchar[])"
-            " AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2",
-            idle_seconds,
-            limit,
-            [s.value for s in TERMINAL],
-        )
+        """Orders a worker should be moving whose row has not changed for `idle_seconds`."""
+        rows = await self.db.fetch(_STALE_MOVING, idle_seconds, limit)
         return [str(row["id"]) for row in rows]
+
+    async def waiting(self, after: str = "", limit: int = 5000) -> list[Order]:
+        """Waiting orders in id order, a page at a time (to rebuild the trigger's index)."""
+        rows = await self.db.fetch(
+            "SELECT * FROM orders WHERE status = 'waiting' AND id::text > $1"
+            " ORDER BY id::text LIMIT $2",
+            after,
+            limit,
+        )
+        return [order_from_row(row) for row in rows]
+
+    async def lately_waiting(self, seconds: float, limit: int = 5000) -> list[Order]:
+        """Orders that began waiting (or waiting again) in the last `seconds`."""
+        rows = await self.db.fetch(
+            "SELECT * FROM orders WHERE status = 'waiting'"
+            " AND updated_at > now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2",
+            seconds,
+            limit,
+        )
+        return [order_from_row(row) for row in rows]
+
+    async def due_to_expire(self, limit: int = 500) -> list[Order]:
+        """Waiting orders whose time is up, by the database's clock."""
+        rows = await self.db.fetch(
+            "SELECT * FROM orders WHERE status = 'waiting' AND expires_at <= now()"
+            " ORDER BY expires_at LIMIT $1",
+            limit,
+        )
+        return [order_from_row(row) for row in rows]
 
 
 def _clauses(where: OrderFilter) -> list[Any]:
@@ -259,7 +404,47 @@ def _clauses(where: OrderFilter) -> list[Any]:
         clauses.append(OrderRow.created_at < where.created_to)
     if where.before:
         clauses.append(OrderRow.id < uuid.UUID(where.before))
+    if where.owner is not None:
+        clauses.append(OrderRow.owner == where.owner)
+    if where.client_order_id:
+        clauses.append(OrderRow.client_order_id == where.client_order_id)
     return clauses
+
+
+@dataclass(frozen=True, slots=True)
+class Once:
+    """An idempotency key as the store checks it."""
+
+    key: str
+    fingerprint: str
+    """A hash of the request: the same key must come with the same request."""
+    ttl_seconds: float
+
+
+def _create_args(
+    order_id: uuid.UUID, request: OrderRequest, client: str, owner: str
+) -> tuple[object, ...]:
+    return (
+        order_id,
+        request.type,
+        request.market.token_in.symbol,
+        request.market.token_out.symbol,
+        request.amount,
+        request.slippage_bps,
+        client[:64],
+        json.dumps(request.terms),
+        owner,
+        request.client_order_id,
+        request.limit_price,
+        request.bound,
+        request.expires_at,
+        request.expires_in,
+    )
+
+
+def _created(row: Any) -> Recorded:
+    order = order_from_row(row)
+    return Recorded(_event(order, row, seq=1, status=OrderStatus.PENDING, attempt=1), order)
 
 
 def _event(order: Order, row: Any, **fields: Any) -> OrderEvent:
@@ -285,6 +470,10 @@ def order_from_row(row: Any) -> Order:
         updated_at=row["updated_at"],
         terms=json.loads(terms) if isinstance(terms, str) else dict(terms or {}),
         client=row["client"],
+        owner=row["owner"],
+        client_order_id=row["client_order_id"],
+        expires_at=row["expires_at"],
+        triggered=row["triggered"],
         dex=row["dex"],
         tx_hash=row["tx_hash"],
         quoted_out=row["quoted_out"],
@@ -313,4 +502,11 @@ def event_from_row(row: Any) -> OrderEvent:
         executed_price=amount(row["executed_price"]),
         error=row["error"],
         note=row["note"],
+        details=_details(row["details"]),
     )
+
+
+def _details(raw: str | None) -> dict[str, str] | None:
+    """A JSONB column as asyncpg and Piccolo return it (text)."""
+    parsed: dict[str, object] = json.loads(raw) if raw else {}
+    return {str(k): str(v) for k, v in parsed.items()} or None

@@ -5,7 +5,9 @@ from __future__ import annotations
 from piccolo.columns import (
     JSONB,
     UUID,
+    BigInt,
     BigSerial,
+    Boolean,
     ForeignKey,
     Integer,
     Numeric,
@@ -44,8 +46,18 @@ class Order(Table, tablename="orders"):
     retry_reason = Text(null=True, default=None)
     """Why the current attempt failed, until the next attempt starts (written on its event)."""
     client = Varchar(length=64, default="")
+    owner = Varchar(length=36, default="")
+    """The API key (its id) that placed the order: only it, and admins, see the order."""
+    client_order_id = Varchar(length=64, null=True, default=None)
+    """The client's own reference, unique per owner."""
     terms = JSONB(default="{}")
     """What the order's kind adds (app/domain/kinds), e.g. a limit price."""
+    limit_price = Numeric(null=True, default=None)
+    """A limit order's price (quote per base): the trigger's index is rebuilt from it."""
+    expires_at = Timestamptz(null=True, default=None)
+    """When a waiting order expires, by the database's clock."""
+    triggered = Boolean(default=False)
+    """In routing because its trigger fired (it routes on without a new routing event)."""
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
@@ -66,10 +78,76 @@ class OrderEvent(Table, tablename="order_events"):
     executed_price = Numeric(null=True, default=None)
     error = Text(null=True, default=None)
     note = Text(null=True, default=None)
+    details = JSONB(null=True, default=None)
+    """What a kind's step adds: a waiting event's terms, a trigger's observed output."""
     """Why a step happened that the status alone does not explain (e.g. a resumed run)."""
+
+
+class ApiKey(Table, tablename="api_keys"):
+    id = Varchar(length=36, primary_key=True)
+    name = Varchar(length=100)
+    prefix = Varchar(length=16)
+    digest = Varchar(length=64, unique=True)
+    """SHA-256 of the key; the key itself is never stored."""
+    scopes = Varchar(length=64)
+    """Comma-separated: read, trade, admin."""
+    rate_limit = Integer(null=True, default=None)
+    created_at = Timestamptz()
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class SignInLink(Table, tablename="sign_in_links"):
+    digest = Varchar(length=64, primary_key=True)
+    key_id = Varchar(length=36)
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
+class IdempotencyKey(Table, tablename="idempotency_keys"):
+    owner = Varchar(length=36)
+    key = Varchar(length=255)
+    fingerprint = Varchar(length=64)
+    """SHA-256 of the request: the same key with another request is refused."""
+    status_code = Integer()
+    response = Text()
+    created_at = Timestamptz()
+
+
+class Webhook(Table, tablename="webhooks"):
+    id = Varchar(length=36, primary_key=True)
+    owner = Varchar(length=36)
+    url = Text()
+    events = Varchar(length=200)
+    """Comma-separated statuses this subscription is sent."""
+    secret = Varchar(length=100)
+    created_at = Timestamptz()
+    deleted_at = Timestamptz(null=True, default=None)
+    last_status = Varchar(length=100, null=True, default=None)
+    last_attempt_at = Timestamptz(null=True, default=None)
+    failures = Integer(default=0)
+
+
+class WebhookDelivery(Table, tablename="webhook_deliveries"):
+    id = BigSerial(primary_key=True)
+    webhook_id = Varchar(length=36)
+    event_id = BigInt()
+    attempts = Integer(default=0)
+    next_at = Timestamptz()
+    leased_until = Timestamptz(null=True, default=None)
+    delivered_at = Timestamptz(null=True, default=None)
+    last_status = Varchar(length=100, null=True, default=None)
 
 
 OrderRow = Order
 EventRow = OrderEvent
 
-TABLES: tuple[type[Table], ...] = (OrderRow, EventRow)
+TABLES: tuple[type[Table], ...] = (
+    OrderRow,
+    EventRow,
+    ApiKey,
+    SignInLink,
+    IdempotencyKey,
+    Webhook,
+    WebhookDelivery,
+)

@@ -23,6 +23,9 @@ class OrderFilter:
     created_to: datetime | None = None
     before: str | None = None
     """Cursor: only orders older than this order id."""
+    owner: str | None = None
+    """Only this key's orders; None: everyone's (admins)."""
+    client_order_id: str | None = None
     limit: int = 50
 
 

@@ -32,6 +32,15 @@ class Order:
     terms: dict[str, str] = field(default_factory=dict)
     """What the order's kind adds (a limit price, an expiry), as validated by that kind."""
     client: str = ""
+    """The address it was placed from."""
+    owner: str = ""
+    """The API key (its id) that placed it: only that key, and admins, see it."""
+    client_order_id: str | None = None
+    """The client's own reference, unique per owner."""
+    expires_at: datetime | None = None
+    """When a waiting order stops waiting (set by the database's clock at placement)."""
+    triggered: bool = False
+    """In routing because its trigger fired: it routes on without a routing event of its own."""
     dex: str | None = None
     tx_hash: str | None = None
     quoted_out: Decimal | None = None

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from datetime import datetime
 from decimal import Decimal
 
 from app.domain.kinds import KINDS, OrderKind
@@ -22,6 +23,11 @@ MAX_AMOUNT_CHARS = 40
 """Checked before any arithmetic, so a huge number costs nothing to refuse."""
 _AMOUNT = re.compile(AMOUNT_PATTERN, re.ASCII)
 _WHOLE = re.compile(r"^[0-9]{1,9}$", re.ASCII)
+CLIENT_ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7E]{1,255}$"
+"""Printable ASCII, as a header carries it."""
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+CLIENT_ORDER_ID = re.compile(CLIENT_ORDER_ID_PATTERN, re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +39,31 @@ class OrderRequest:
     amount: Decimal
     slippage_bps: int
     terms: dict[str, str] = dataclass_field(default_factory=dict)
+    client_order_id: str | None = None
 
     @property
     def type(self) -> str:
         return self.kind.name
+
+    @property
+    def limit_price(self) -> Decimal | None:
+        price = self.terms.get("limitPrice")
+        return Decimal(price) if price else None
+
+    @property
+    def bound(self) -> Decimal | None:
+        """The least the order accepts, when its terms fix it before any quote."""
+        return self.kind.placed_bound(self.market, self.amount, self.terms)
+
+    @property
+    def expires_in(self) -> float | None:
+        seconds = self.terms.get("expiresIn")
+        return float(seconds) if seconds else None
+
+    @property
+    def expires_at(self) -> datetime | None:
+        at = self.terms.get("expiresAt")
+        return datetime.fromisoformat(at) if at else None
 
     @property
     def token_in(self) -> str:
@@ -55,6 +82,7 @@ def validate_order(
     amount: Decimal | str | int,
     slippage_bps: int | str | None,
     terms: Mapping[str, object] | None = None,
+    client_order_id: object = None,
 ) -> OrderRequest:
     """Check every rule and return the request, or raise `InvalidOrder` listing all problems.
 
@@ -66,9 +94,28 @@ def validate_order(
     parsed_amount = _amount(amount, market, problems)
     slippage = _slippage(slippage_bps, problems)
     parsed_terms = kind.parse_terms(terms or {}, problems) if kind else {}
+    if kind is not None:
+        own = {f.name for f in kind.fields}
+        for name in sorted(set(terms or {}) - own):
+            problems.append(Problem(name, f"{name} does not apply to {kind.name} orders"))
+    reference = _client_order_id(client_order_id, problems)
     if problems or kind is None or market is None or parsed_amount is None or slippage is None:
         raise InvalidOrder(problems)
-    return OrderRequest(kind, market, parsed_amount, slippage, parsed_terms)
+    return OrderRequest(kind, market, parsed_amount, slippage, parsed_terms, reference)
+
+
+def _client_order_id(raw: object, problems: list[Problem]) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str) and CLIENT_ORDER_ID.match(raw):
+        return raw
+    problems.append(
+        Problem(
+            "clientOrderId",
+            f"clientOrderId must be 1-64 letters, digits, '_' or '-' (got {shown(raw)})",
+        )
+    )
+    return None
 
 
 def _kind(raw: str, problems: list[Problem]) -> OrderKind | None:

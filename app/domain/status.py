@@ -8,28 +8,38 @@ from collections.abc import Mapping
 
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"
+    WAITING = "waiting"
+    """A limit (or sniper) order until its price is there."""
     ROUTING = "routing"
     BUILDING = "building"
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
 
-TERMINAL: frozenset[OrderStatus] = frozenset({OrderStatus.CONFIRMED, OrderStatus.FAILED})
+S = OrderStatus
+TERMINAL: frozenset[OrderStatus] = frozenset({S.CONFIRMED, S.FAILED, S.CANCELLED, S.EXPIRED})
 ACTIVE: frozenset[OrderStatus] = frozenset(OrderStatus) - TERMINAL
+MOVING: frozenset[OrderStatus] = ACTIVE - {S.WAITING}
+"""Statuses a worker drives the order through (a waiting order waits for its trigger)."""
+CANCELLABLE: frozenset[OrderStatus] = frozenset({S.PENDING, S.WAITING})
+"""Nothing was sent yet: a cancel wins, or the order is already executing (409)."""
 
 TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.PENDING: frozenset({OrderStatus.ROUTING, OrderStatus.FAILED}),
+    S.PENDING: frozenset({S.ROUTING, S.WAITING, S.FAILED, S.CANCELLED}),
+    # Trigger, cancel and expiry are each a compare-and-set on WAITING: exactly one wins.
+    S.WAITING: frozenset({S.ROUTING, S.CANCELLED, S.EXPIRED, S.FAILED}),
     # Re-entering ROUTING from a later stage is a retry: a new attempt with fresh quotes.
-    OrderStatus.ROUTING: frozenset({OrderStatus.ROUTING, OrderStatus.BUILDING, OrderStatus.FAILED}),
-    OrderStatus.BUILDING: frozenset(
-        {OrderStatus.SUBMITTED, OrderStatus.ROUTING, OrderStatus.FAILED}
-    ),
-    OrderStatus.SUBMITTED: frozenset(
-        {OrderStatus.CONFIRMED, OrderStatus.ROUTING, OrderStatus.FAILED}
-    ),
-    OrderStatus.CONFIRMED: frozenset(),
-    OrderStatus.FAILED: frozenset(),
+    # Back to WAITING: the price a limit needs is no longer there at the fill (re-armed).
+    S.ROUTING: frozenset({S.ROUTING, S.BUILDING, S.WAITING, S.FAILED}),
+    S.BUILDING: frozenset({S.SUBMITTED, S.ROUTING, S.FAILED}),
+    S.SUBMITTED: frozenset({S.CONFIRMED, S.ROUTING, S.WAITING, S.FAILED}),
+    S.CONFIRMED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.EXPIRED: frozenset(),
 }
 
 

@@ -43,11 +43,15 @@ class EventPublisher:
 class Subscription:
     """A bounded inbox; on overflow it drops notices and asks its reader to resync."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, owner: str | None = None) -> None:
+        self.owner = owner
+        """Only notices about this owner's orders; None: everyone's."""
         self._queue: asyncio.Queue[Item | None] = asyncio.Queue(capacity)
         self._lagging = False
 
     def offer(self, item: Item | None) -> None:
+        if isinstance(item, Notice) and self.owner is not None and item.owner != self.owner:
+            return
         if self._lagging and self._queue.full():
             return
         try:
@@ -119,9 +123,12 @@ class EventHub:
             sub.close()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, order_id: str | None = None) -> AsyncIterator[Subscription]:
-        """Notices of one order (or of all, with None) from now until the block exits."""
-        sub = Subscription(self._capacity)
+    async def subscribe(
+        self, order_id: str | None = None, owner: str | None = None
+    ) -> AsyncIterator[Subscription]:
+        """Notices of one order (or of all, with None; of `owner`'s orders only, if given),
+        from now until the block exits."""
+        sub = Subscription(self._capacity, owner)
         if order_id is None:
             self._everything.add(sub)
         else:

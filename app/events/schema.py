@@ -63,6 +63,9 @@ class OrderEvent(msgspec.Struct, rename="camel", frozen=True):
     executed_price: str | None = None
     error: str | None = None
     note: str | None = None
+    details: dict[str, str] | None = None
+    """What a step of the order's kind adds: a `waiting` event's `limitPrice` and
+    `expiresAt`; the `routing` event that leaves waiting: `observedOut`, `requiredOut`."""
 
     @property
     def terminal(self) -> bool:
@@ -92,6 +95,12 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
     executed_price: str | None = None
     error: str | None = None
     retry_reason: str | None = None
+    client_order_id: str | None = None
+    """The client's own reference, if it gave one."""
+    limit_price: str | None = None
+    """A limit order's price, quote token per base token."""
+    expires_at: datetime | None = None
+    """When a limit order stops waiting."""
 
     @property
     def terminal(self) -> bool:
@@ -119,6 +128,9 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
             executed_price=amount(order.executed_price),
             error=order.error,
             retry_reason=order.retry_reason,
+            client_order_id=order.client_order_id,
+            limit_price=order.terms.get("limitPrice"),
+            expires_at=order.expires_at,
         )
 
 
@@ -127,6 +139,8 @@ class Notice(msgspec.Struct, frozen=True):
 
     event: OrderEvent
     order: OrderView
+    owner: str = ""
+    """The key that placed the order: who, besides admins, may be shown it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +151,7 @@ class Recorded:
     order: Order
 
     def notice(self) -> Notice:
-        return Notice(self.event, OrderView.of(self.order))
+        return Notice(self.event, OrderView.of(self.order), self.order.owner)
 
 
 _encoder = msgspec.json.Encoder()

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import io
 import os
+import sys
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -45,16 +47,40 @@ async def drop_database(url: str) -> None:
 
 
 async def migrate(url: str) -> None:
-    """Apply every pending migration. Piccolo finds its engine through DATABASE_URL."""
+    """Apply every pending migration to the database at `url`."""
     await ensure_database(url)
-    os.environ["DATABASE_URL"] = url
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
     chatter = io.StringIO()  # Piccolo prints a banner per migration; keep ours quiet
-    with contextlib.redirect_stdout(chatter):
+    with _piccolo_on(url), contextlib.redirect_stdout(chatter):
         result = await run_forwards("all")
     if not result.success:
         raise RuntimeError(f"migrations failed: {result.message}\n{chatter.getvalue()}")
+
+
+@contextlib.contextmanager
+def _piccolo_on(url: str) -> Iterator[None]:
+    """Point Piccolo at `url` for one run of migrations.
+
+    Piccolo finds its engine through `piccolo_conf` (which reads DATABASE_URL when first
+    imported) and its migrations table keeps the engine it first found: left alone, a
+    second database migrated in the same process would be the first one again.
+    """
+    from piccolo.apps.migrations.tables import Migration
+
+    before = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    sys.modules.pop("piccolo_conf", None)
+    Migration._meta.db = None  # type: ignore[assignment]  # found again on next use
+    try:
+        yield
+    finally:
+        sys.modules.pop("piccolo_conf", None)
+        Migration._meta.db = None  # type: ignore[assignment]
+        if before is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = before
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from app.domain.status import TERMINAL, OrderStatus
 from app.events.bus import EventPublisher
 from app.events.schema import QuoteView, amount
 from app.metrics import METRICS
+from app.services.limits import LimitIndex, Waiting
 from app.services.policies import POLICIES
 from app.services.quoting import Quoter
 from app.venues.base import SwapIntent, TxReceipt, TxState, Venue
@@ -48,6 +49,7 @@ class Executor:
         venues: Mapping[str, Venue],
         quoter: Quoter,
         publisher: EventPublisher,
+        limits: LimitIndex,
         *,
         settle_wait: float = 3.0,
     ) -> None:
@@ -55,6 +57,7 @@ class Executor:
         self.venues = venues
         self.quoter = quoter
         self.publisher = publisher
+        self.limits = limits
         self.settle_wait = settle_wait
 
     async def execute(
@@ -111,6 +114,10 @@ class Run:
         failed_attempt = order.retry_reason
         if order.status is OrderStatus.PENDING:
             await POLICIES[order.type].start(self)
+        elif order.status is OrderStatus.WAITING:
+            return  # the trigger moves it on when its price is there
+        elif order.status is OrderStatus.ROUTING and order.triggered and not failed_attempt:
+            await self._route_on()
         elif order.status is OrderStatus.ROUTING:
             if failed_attempt:
                 await self.attempt(order.attempt + 1, cause=failed_attempt)
@@ -156,14 +163,42 @@ class Run:
             error=cause,
             note=note,
         )
-        best = choose_best(results)
-        bound = self.order.min_out or KINDS[order.type].first_bound(order, best.amount_out)
+        await self._build(choose_best(results))
+
+    async def _route_on(self) -> None:
+        """Routing a triggered order: its routing event holds what triggered it; fresh quotes
+        decide the venue (and whether the price is still there)."""
+        order = self.order
+        results = await self.x.quoter.quote_all(
+            order.market, order.amount, order_id=order.id, attempt=order.attempt
+        )
+        await self._build(choose_best(results))
+
+    async def _build(self, best: Quote) -> None:
+        """Take the best quote if it meets the order's bound, else let the kind decide."""
+        order = self.order
+        bound = order.min_out or KINDS[order.type].first_bound(order, best.amount_out)
         if best.amount_out < bound:
-            raise ExecutionError(FailureKind.SLIPPAGE_EXCEEDED, self._below_bound(best, bound))
+            await POLICIES[order.type].price_gone(self, self._below_bound(best, bound))
+            return
         await self._move(
-            OrderStatus.BUILDING, attempt, dex=best.dex, quoted_out=best.amount_out, min_out=bound
+            OrderStatus.BUILDING,
+            order.attempt,
+            dex=best.dex,
+            quoted_out=best.amount_out,
+            min_out=bound,
         )
         await self._send(self.x.venues[best.dex], bound)
+
+    async def wait(self, again: str | None = None) -> None:
+        """Wait for the trigger (a limit order); `again`: why it waits once more."""
+        order = self.order
+        expiry = order.expires_at.isoformat() if order.expires_at else ""
+        details = {"limitPrice": order.terms.get("limitPrice", ""), "expiresAt": expiry}
+        note = f"waiting again: {again}" if again else "waiting for its price"
+        await self._move(OrderStatus.WAITING, order.attempt, note=note, details=details)
+        if self.order.min_out is not None:
+            await self.x.limits.add([Waiting.of(self.order)])
 
     async def _send(self, venue: Venue, min_out: Decimal) -> None:
         order = self.order
@@ -176,10 +211,16 @@ class Run:
     def _below_bound(self, best: Quote, bound: Decimal) -> str:
         order = self.order
         token = order.token_out.symbol
+        limit = order.terms.get("limitPrice")
+        source = (
+            f"its limit of {limit} {order.market.pair.quote} per {order.market.pair.base}"
+            if limit
+            else f"the first quote ({amount(order.quoted_out)} {token}, "
+            f"{order.slippage_bps} bps slippage)"
+        )
         return (
             f"slippage exceeded: the best offer is {amount(best.amount_out)} {token} on "
-            f"{best.dex}, below the minimum {amount(bound)} {token} set at the first quote "
-            f"({amount(order.quoted_out)} {token}, {order.slippage_bps} bps slippage)"
+            f"{best.dex}, below the minimum {amount(bound)} {token} set by {source}"
         )
 
     def _bound(self) -> Decimal:
@@ -217,10 +258,12 @@ class Run:
                 executed_price=receipt.executed_price,
             )
         elif receipt.state is TxState.FAILED:
-            raise ExecutionError(
-                receipt.failure or FailureKind.SLIPPAGE_EXCEEDED,
-                receipt.reason or "the venue rejected the transaction",
-            )
+            failure = receipt.failure or FailureKind.SLIPPAGE_EXCEEDED
+            reason = receipt.reason or "the venue rejected the transaction"
+            if failure is FailureKind.SLIPPAGE_EXCEEDED:
+                await POLICIES[self.order.type].price_gone(self, reason)
+                return
+            raise ExecutionError(failure, reason)
         else:
             raise ExecutionError(
                 FailureKind.BLOCKHASH_EXPIRED,

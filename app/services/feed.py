@@ -28,15 +28,19 @@ class FeedSubscription:
     None) and must reconnect with `since` to read the rest from the database.
     """
 
-    def __init__(self, start: int, capacity: int) -> None:
+    def __init__(self, start: int, capacity: int, owner: str | None = None) -> None:
         self.start = start
+        self.owner = owner
+        """Only this owner's orders' events; None: everyone's."""
         self.last = start
         """The newest event id handed to this subscription."""
         self.overflowed = False
         self._inbox: asyncio.Queue[OrderEvent | None] = asyncio.Queue(capacity)
 
-    def offer(self, event: OrderEvent) -> None:
+    def offer(self, event: OrderEvent, owner: str) -> None:
         if self.overflowed or event.event_id <= self.last:
+            return
+        if self.owner is not None and owner != self.owner:
             return
         try:
             self._inbox.put_nowait(event)
@@ -89,29 +93,34 @@ class FeedPump:
         for sub in self._subscribers:
             sub.close()
 
-    async def read(self, after: int, upto: int, limit: int) -> list[OrderEvent]:
-        """Stored events with `after` < eventId ≤ `upto`, in order."""
-        return await self.feed.read(after, upto, limit)
+    async def read(
+        self, after: int, upto: int, limit: int, owner: str | None = None
+    ) -> list[OrderEvent]:
+        """Stored events with `after` < eventId ≤ `upto` (of `owner`'s orders), in order."""
+        return await self.feed.read(after, upto, limit, owner)
 
     async def horizon(self) -> int:
         """An eventId below which every event is stored for good (see app/db/feed.py)."""
         return await self.feed.settled()
 
     def poke(self) -> None:
-        """Something was committed: look soon."""
-        self._wake.set()
+        """Something was committed: look soon (if anyone listens)."""
+        if self._subscribers:
+            self._wake.set()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[FeedSubscription]:
-        """Events after the pump's position, live, until the block exits.
+    async def subscribe(self, owner: str | None = None) -> AsyncIterator[FeedSubscription]:
+        """Events after the pump's position (of `owner`'s orders), live, until the block exits.
 
         Raises TimeoutError when the pump cannot reach the database within `START_SECONDS`.
         """
+        if not self._subscribers:
+            self._ready.clear()  # nobody listened: the position may be far behind
         self._wake.set()
         async with asyncio.timeout(self.START_SECONDS):
             await self._ready.wait()
         assert self.position is not None
-        sub = FeedSubscription(self.position, self.capacity)
+        sub = FeedSubscription(self.position, self.capacity, owner)
         self._subscribers.add(sub)
         try:
             yield sub
@@ -128,29 +137,34 @@ class FeedPump:
                 log.warning("event feed unavailable (%s); retrying", error)
                 await self._pause(1.0)
                 continue
-            if self.feed.horizon.behind:
-                await self._pause(self.BUSY_POLL_SECONDS)
-            elif self._subscribers or not self._ready.is_set():
-                await self._pause(self.IDLE_POLL_SECONDS)
-            else:
-                # Nobody listens: no rounds until a subscriber (or a notice) arrives.
+            if not self._subscribers and self._ready.is_set():
+                # Nobody listens: no rounds until a subscriber arrives.
                 await self._pause(None)
+            elif self.feed.horizon.behind:
+                await self._pause(self.BUSY_POLL_SECONDS)
+            else:
+                await self._pause(self.IDLE_POLL_SECONDS)
 
     async def _pause(self, seconds: float | None) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _round(self) -> None:
-        horizon = await self.feed.advance()
+        if self._ready.is_set():
+            horizon = await self.feed.advance()
+        else:
+            # Starting, or a first subscriber after a quiet spell: catch up to now at once.
+            async with asyncio.timeout(self.START_SECONDS):
+                horizon = await self.feed.settled()
         if horizon is None:
             return
         if self.position is None or not self._subscribers:
             # Nobody to hand older events to: start (or skip ahead) at the horizon.
             self.position = max(self.position or 0, horizon)
         while self.position < horizon:
-            events = await self.feed.read(self.position, horizon, self.BATCH)
-            for event in events:
+            events = await self.feed.read_owned(self.position, horizon, self.BATCH)
+            for event, owner in events:
                 for sub in list(self._subscribers):
-                    sub.offer(event)
-            self.position = events[-1].event_id if len(events) == self.BATCH else horizon
+                    sub.offer(event, owner)
+            self.position = events[-1][0].event_id if len(events) == self.BATCH else horizon
         self._ready.set()

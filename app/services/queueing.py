@@ -45,6 +45,11 @@ class OrderQueue(RedisQueue):
     another: a killed worker never answers, so its forty orders would resume over minutes.
     Our jobs are safe to run twice, so every stuck job is handled at the same time, with
     one second of courtesy each. (Written against SAQ 0.26's sweep, which is pinned.)
+
+    A job a worker has just taken sits in the active list still marked `queued` until that
+    worker marks it active. SAQ sweeps it there, and the two runs that follow tread on each
+    other's list entries until neither is listed anywhere. Here such a job is only swept
+    when a second sweep still finds it so (its worker died in that instant).
     """
 
     DEQUEUE_BACKOFF_SECONDS = 1.0
@@ -86,6 +91,8 @@ class OrderQueue(RedisQueue):
             return job_id
         if job.status == Status.ACTIVE and not job.stuck:
             return None
+        if job.status == Status.QUEUED and await self._first_sight(job_id):
+            return None
         log.info("sweeping %s", job.info(False))
         await self.abort(job, error=self.swept_error_message)
         with contextlib.suppress(TimeoutError):  # its worker is gone; safe to run again
@@ -96,6 +103,14 @@ class OrderQueue(RedisQueue):
             await self.finish(job, Status.ABORTED, error=self.swept_error_message)
         return job_id
 
+    async def _first_sight(self, job_id: bytes) -> bool:
+        """Whether no sweep saw this job taken-but-not-started before."""
+        mark = self.namespace(f"sweep-suspect:{job_id.decode()}")
+        return bool(await self.redis.set(mark, 1, nx=True, ex=SUSPECT_SECONDS))
+
+
+SUSPECT_SECONDS = 60
+"""How long a sweep remembers a job it found taken but not started."""
 
 # SAQ's: the active jobs, listed at most once per `lock` seconds across all workers.
 _SWEEP_CANDIDATES = """
@@ -146,11 +161,24 @@ class ExecutionQueue:
         return job is not None
 
     async def live(self, order_ids: Sequence[str]) -> set[str]:
-        """Those of `order_ids` whose job is queued, scheduled for a retry, or running."""
+        """Those of `order_ids` whose job is queued, scheduled for a retry, or running.
+
+        A job's record alone is not proof: one that lost its place in the queue (see
+        `OrderQueue`) still reads `active`. A live job is also in SAQ's set of incomplete
+        jobs, which every enqueue and retry adds to and only a finish or an abort removes.
+        """
         if not order_ids:
             return set()
         jobs = await self.queue.jobs(order_ids)
-        return {job.key for job in jobs if job is not None and job.status in ACTIVE_STATUSES}
+        keyed = [job for job in jobs if job is not None and job.status in ACTIVE_STATUSES]
+        if not keyed:
+            return set()
+        incomplete = self.queue.namespace("incomplete")
+        async with self.queue.redis.pipeline(transaction=False) as pipe:
+            for job in keyed:
+                pipe.zscore(incomplete, job.id)
+            scores = await pipe.execute()
+        return {job.key for job, score in zip(keyed, scores, strict=True) if score is not None}
 
     async def depth(self) -> int:
         return int(await self.queue.count("queued"))

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from app.domain.failures import ExecutionError, FailureKind
+from app.domain.kinds.limit import Gap
+from app.domain.order import Order
 from app.domain.requests import OrderRequest
 from app.domain.routing import Quote, QuoteFailure, QuoteResult, choose_best, min_received
-from app.domain.tokens import Market
+from app.domain.tokens import Market, executed_price
 from app.metrics import METRICS
+from app.services import prices
 from app.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,8 @@ class Board:
     best: Quote | None
     min_received: Decimal | None
     """The least the order would accept, at its slippage."""
+    price: Decimal | None
+    """The best quote's price, quote token per base token (as `executedPrice`)."""
     error: str | None
     """Why no venue can fill it, when `best` is None."""
 
@@ -53,9 +58,15 @@ class Quoter:
         try:
             best = choose_best(results)
         except ExecutionError as failure:
-            return Board(request, results, None, None, failure.message)
-        floor = min_received(best.amount_out, request.slippage_bps, request.market.token_out)
-        return Board(request, results, best, floor, None)
+            return Board(request, results, None, None, None, failure.message)
+        market = request.market
+        floor = min_received(best.amount_out, request.slippage_bps, market.token_out)
+        price = executed_price(market, request.amount, best.amount_out)
+        return Board(request, results, best, floor, price, None)
+
+    async def gaps(self, orders: Sequence[Order]) -> dict[str, Gap | None]:
+        """How far each waiting limit order is from its limit now (app/services/prices.py)."""
+        return await prices.gaps(self.venues, orders)
 
     async def _one(
         self, venue: Venue, market: Market, amount_in: Decimal, order_id: str | None, attempt: int

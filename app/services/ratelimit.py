@@ -55,12 +55,14 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.per_minute > 0
 
-    async def check(self, client: str) -> Verdict:
-        if not self.enabled:
+    async def check(self, client: str, per_minute: int | None = None) -> Verdict:
+        """Take one request from `client`'s allowance (`per_minute` overrides the default)."""
+        limit = self.per_minute if per_minute is None else per_minute
+        if limit <= 0:
             return Verdict(True, 0, 0, 0)
-        interval_ms = 60_000 / self.per_minute
+        interval_ms = 60_000 / limit
         allowed, wait_ms, remaining = await self._script(
             keys=[f"{self._prefix}:{client}"],
-            args=[int(time.time() * 1000), interval_ms, self.per_minute],
+            args=[int(time.time() * 1000), interval_ms, limit],
         )
-        return Verdict(bool(allowed), float(wait_ms) / 1000, int(remaining), self.per_minute)
+        return Verdict(bool(allowed), float(wait_ms) / 1000, int(remaining), limit)

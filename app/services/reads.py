@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from app.db.orders import OrderStore
@@ -15,9 +16,18 @@ class OrderReads:
     def __init__(self, store: OrderStore) -> None:
         self._store = store
 
-    async def order(self, order_id: str) -> Order | None:
-        """The order, or None if the id is unknown (or not an id at all)."""
-        return await self._store.get(order_id)
+    async def order(self, order_id: str, owner: str | None = None) -> Order | None:
+        """The order, or None if the id is unknown (or not an id at all) or, with `owner`,
+        belongs to someone else: another owner's order looks exactly like a missing one."""
+        order = await self._store.get(order_id)
+        if order is None or (owner is not None and order.owner != owner):
+            return None
+        return order
+
+    async def some(self, order_ids: Sequence[str], owner: str | None = None) -> list[Order]:
+        """Those of the orders (of `owner`, with one) that exist, in no particular order."""
+        found = await self._store.some(order_ids)
+        return [o for o in found if owner is None or o.owner == owner]
 
     async def events(self, order_id: str, after_seq: int = 0) -> list[OrderEvent]:
         return await self._store.events(order_id, after_seq)
@@ -32,8 +42,10 @@ class OrderReads:
     async def active(self) -> dict[OrderStatus, int]:
         return await self._store.count_active()
 
-    async def fills_by_venue(self, recent: int = 100) -> dict[str, int]:
-        return await self._store.recent_fills_by_venue(recent)
+    async def fills_by_venue(self, owner: str | None, recent: int = 100) -> dict[str, int]:
+        return await self._store.recent_fills_by_venue(owner, recent)
 
-    async def confirm_times(self, recent: int = 40) -> list[tuple[str, datetime, datetime]]:
-        return await self._store.recent_confirm_times(recent)
+    async def confirm_times(
+        self, owner: str | None, recent: int = 40
+    ) -> list[tuple[str, datetime, datetime]]:
+        return await self._store.recent_confirm_times(owner, recent)

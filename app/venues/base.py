@@ -13,7 +13,7 @@ from typing import Protocol
 
 from app.domain.failures import FailureKind
 from app.domain.routing import QuoteResult
-from app.domain.tokens import Market
+from app.domain.tokens import Market, Pair, Side
 
 
 class TxState(enum.StrEnum):
@@ -61,8 +61,28 @@ class TxReceipt:
         return self.state is not TxState.DROPPED
 
 
+class Pricing(Protocol):
+    """One venue's prices for one pair at one moment: many orders priced from one read."""
+
+    @property
+    def dex(self) -> str: ...
+
+    def quote(self, market: Market, amount_in: Decimal) -> QuoteResult:
+        """What swapping `amount_in` would pay now (as `Venue.quote`, without a round trip)."""
+        ...
+
+    def marginal(self, side: Side) -> Decimal:
+        """The price (quote token per base token) of the smallest trade, after fees: the best
+        any order on this side can get here."""
+        ...
+
+
 class Venue(Protocol):
     name: str
+
+    async def pricing(self, pair: Pair) -> Pricing | None:
+        """This venue's prices for `pair` now, or None if it has no pool for it."""
+        ...
 
     def pairs(self) -> frozenset[str]:
         """Symbols of the pairs this venue has a pool for (e.g. `SOL/USDC`)."""

@@ -6,12 +6,14 @@ Redis), so every worker sees the same prices at the same moment.
 
 from __future__ import annotations
 
+import json
 import secrets
 from decimal import Decimal
 
 from redis.asyncio import Redis
 
 from app.domain.market import Drift
+from app.domain.moves import PriceMove, shift_at
 from app.domain.pool import PoolState
 from app.domain.tokens import PAIRS_BY_SYMBOL, TOKENS, Pair
 from app.venues.book import Book
@@ -47,6 +49,8 @@ class SimulatedMarket:
         self.book = Book(redis, prefix)
         self.faults = FaultScript(self.book)
         self._drifts: dict[str, Drift] = {}
+        self._moves: dict[str, tuple[PriceMove, ...]] = {}
+        self._moves_read_at = -1.0
 
     async def open(self, venues: tuple[VenueSpec, ...] = VENUES) -> None:
         """Agree with every other process on seed and opening time; seed missing pools."""
@@ -77,6 +81,49 @@ class SimulatedMarket:
         for no visible difference, coarser would make fills look frozen.
         """
         return Decimal(self.clock.now() - self.epoch).quantize(_TENTH)
+
+    MOVES_FRESH_SECONDS = 0.1
+    """Every process sees a move within this long of it being made."""
+
+    @property
+    def moves_key(self) -> str:
+        return f"{self.prefix}:moves"
+
+    async def move(self, pair: Pair, bps: Decimal, hold_seconds: Decimal) -> PriceMove:
+        """Shift `pair`'s reference price on every venue by `bps`, hold it, then let it go."""
+        made = PriceMove(self.now(), bps, hold_seconds)
+        field = f"{pair.symbol}|{made.start}|{secrets.token_hex(4)}"
+        await self.redis.hset(
+            self.moves_key, field, json.dumps({"bps": str(bps), "hold": str(hold_seconds)})
+        )
+        self._moves_read_at = -1.0
+        return made
+
+    async def fresh(self) -> None:
+        """Read the moves again if this process's copy is older than `MOVES_FRESH_SECONDS`."""
+        if self.clock.now() - self._moves_read_at < self.MOVES_FRESH_SECONDS:
+            return
+        stored = await self.redis.hgetall(self.moves_key)
+        now = self.now()
+        moves: dict[str, list[PriceMove]] = {}
+        over: list[str] = []
+        for raw_field, value in stored.items():
+            field = str(raw_field)
+            symbol, start, _ = field.split("|")
+            spec = json.loads(value)
+            made = PriceMove(Decimal(start), Decimal(spec["bps"]), Decimal(spec["hold"]))
+            if made.over(now):
+                over.append(field)
+            else:
+                moves.setdefault(symbol, []).append(made)
+        if over:
+            await self.redis.hdel(self.moves_key, *over)
+        self._moves = {symbol: tuple(found) for symbol, found in moves.items()}
+        self._moves_read_at = self.clock.now()
+
+    def shift(self, pair: Pair, t: Decimal) -> Decimal:
+        """The moves' part of `pair`'s log price at `t` (as of the last `fresh`)."""
+        return shift_at(self._moves.get(pair.symbol, ()), t)
 
     def drift(self, stream: str, amplitude: Decimal) -> Drift:
         drift = self._drifts.get(stream)

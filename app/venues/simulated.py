@@ -8,6 +8,7 @@ the same moment.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from hashlib import blake2b
 
@@ -16,7 +17,7 @@ from app.domain.failures import ExecutionError, FailureKind
 from app.domain.pool import MAX_IMPACT_BPS, PoolState
 from app.domain.routing import Quote, QuoteFailure, QuoteResult
 from app.domain.tokens import PAIRS_BY_SYMBOL, Market, Pair, Side, executed_price
-from app.venues.base import BuiltTx, SwapIntent, TxReceipt, TxState
+from app.venues.base import BuiltTx, Pricing, SwapIntent, TxReceipt, TxState
 from app.venues.catalog import PAIR_DRIFT, VENUES, VenueSpec
 from app.venues.chaos import ADVERSE_MOVE_BPS, Fault, FaultScript, Step
 from app.venues.landing import PoolLanding
@@ -41,7 +42,8 @@ class SimulatedVenue:
         """Where arbitrage pulls this venue's pool: the market price, off by a little."""
         market = self.market.drift(pair.symbol, PAIR_DRIFT[pair.symbol])
         local = self.market.drift(f"{self.name}:{pair.symbol}", self.spec.drift)
-        return pair.reference_price * (market.at(t) + local.at(t)).exp()
+        moved = self.market.shift(pair, t)
+        return pair.reference_price * (market.at(t) + local.at(t) + moved).exp()
 
     def fee_rate(self, pair: Pair, state: PoolState, t: Decimal) -> Decimal:
         """The venue's fee now; dynamic fees read the last minute's move and pool skew."""
@@ -55,10 +57,18 @@ class SimulatedVenue:
     def pairs(self) -> frozenset[str]:
         return frozenset(self.spec.tvl_usd)
 
+    async def pricing(self, pair: Pair) -> Pricing | None:
+        await self.market.fresh()
+        _, fields = await self.market.book.read_pool(self.name, pair.symbol, None, ())
+        if not fields:
+            return None
+        return PoolPricing(self, pair, pool_state(fields), self.market.now())
+
     async def quote(
         self, market: Market, amount_in: Decimal, *, order_id: str | None = None, attempt: int = 0
     ) -> QuoteResult:
         await self.market.chaos.delay(Step.QUOTE, order_id, attempt, self.name)
+        await self.market.fresh()
         fault, fields = await self.market.book.read_pool(
             self.name, market.pair.symbol, order_id, self._fault_fields(Step.QUOTE, attempt)
         )
@@ -106,6 +116,7 @@ class SimulatedVenue:
         return _receipt(entry)
 
     async def status(self, tx_hash: str, *, wait: float = 0) -> TxReceipt | None:
+        await self.market.fresh()
         while True:
             found = await self.market.book.read_tx(self.name, tx_hash)
             if found is None:
@@ -249,6 +260,29 @@ class SimulatedVenue:
     def _digest(self, kind: str, order_id: str, attempt: int, size: int) -> bytes:
         material = f"{kind}|{self.name}|{order_id}|{attempt}|{self.market.seed}".encode()
         return blake2b(material, digest_size=size).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPricing:
+    """A simulated pool as it stands at `t`. Implements `app.venues.base.Pricing`."""
+
+    venue: SimulatedVenue
+    pair: Pair
+    state: PoolState
+    t: Decimal
+
+    @property
+    def dex(self) -> str:
+        return self.venue.name
+
+    def quote(self, market: Market, amount_in: Decimal) -> QuoteResult:
+        return self.venue._price(market, amount_in, self.state, self.t)
+
+    def marginal(self, side: Side) -> Decimal:
+        base, quote = self.state.reserves(self.venue.target_price(self.pair, self.t), self.t)
+        fee = self.venue.fee_rate(self.pair, self.state, self.t)
+        spot = quote / base
+        return spot * (1 - fee) if side is Side.SELL_BASE else spot / (1 - fee)
 
 
 def build_venues(market: SimulatedMarket) -> dict[str, SimulatedVenue]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,13 +28,18 @@ from app.services.ratelimit import RateLimiter
 from app.settings import Settings
 from app.venues.clock import Clock
 from app.web import present
+from app.web.account import AccountController
 from app.web.api.catalog import CatalogController
 from app.web.api.events import EventsController
+from app.web.api.keys import KeysController, WebhooksController
 from app.web.api.orders import OrdersController
+from app.web.api.sim import SimController
+from app.web.auth import provide_principal
 from app.web.context import WebContext, provide_web
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.guards import guards
 from app.web.live import dashboard_feed
+from app.web.market_panel import MarketPanelController
 from app.web.observability import healthz, metrics
 from app.web.pages import PagesController
 from app.web.sockets import all_events, order_events
@@ -45,9 +51,13 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(
     settings: Settings, *, clock: Clock | None = None, venues: VenueOverrides | None = None
 ) -> Litestar:
+    secret = settings.secret_key or shared_secret(settings.redis_url)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        runtime = await open_runtime(settings, clock=clock, venues=venues)
+        runtime = await open_runtime(settings, clock=clock, venues=venues, session_secret=secret)
+        if settings.admin_api_key:
+            await runtime.access.ensure_admin(settings.admin_api_key)
         feed = FeedPump(runtime.db)
         hub = EventHub(runtime.redis, runtime.publisher.channel, on_notice=feed.poke)
         reporter: Periodic | None = None
@@ -64,6 +74,10 @@ def create_app(
                 hub=hub,
                 feed=feed,
                 limiter=RateLimiter(runtime.redis, settings.order_rate_limit),
+                access=runtime.access,
+                sim=runtime.sim,
+                webhooks=runtime.webhooks,
+                csrf_secret=secret,
             )
             reporter = Periodic(
                 "socket count report",
@@ -83,16 +97,24 @@ def create_app(
         route_handlers=[
             OrdersController,
             EventsController,
+            KeysController,
+            WebhooksController,
+            AccountController,
+            SimController,
             CatalogController,
             metrics,
             PagesController,
+            MarketPanelController,
             order_events,
             all_events,
             dashboard_feed,
             healthz,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
-        dependencies={"web": Provide(provide_web, sync_to_thread=False)},
+        dependencies={
+            "web": Provide(provide_web, sync_to_thread=False),
+            "principal": Provide(provide_principal),
+        },
         lifespan=[lifespan],
         plugins=[HTMXPlugin()],
         template_config=TemplateConfig(
@@ -103,7 +125,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[guards(settings.served_hosts)],
         csrf_config=CSRFConfig(
-            secret=settings.secret_key or shared_secret(settings.redis_url),
+            secret=secret,
             cookie_samesite="strict",
             cookie_secure=settings.https,
             # The JSON API has no cookies to ride on; programs post to it directly.
@@ -121,9 +143,12 @@ def create_app(
 
 def _register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.globals["retry"] = RETRY
+    engine.engine.globals["new_key"] = lambda: str(uuid.uuid4())
     engine.engine.filters.update(
         amount=present.amount,
         bps=present.bps,
+        percent=present.percent,
+        limit_terms=present.limit_terms,
         short_hash=present.short_hash,
         seconds=present.seconds,
     )

@@ -7,6 +7,21 @@ import time
 from collections.abc import Awaitable, Callable
 
 
+class SharedBy:
+    """One `Shared` per key (e.g. per owner, whose charts differ)."""
+
+    def __init__(self) -> None:
+        self._by: dict[str | None, Shared] = {}
+
+    def __getitem__(self, key: str | None) -> Shared:
+        shared = self._by.get(key)
+        if shared is None:
+            if len(self._by) > 1000:
+                self._by.clear()
+            shared = self._by[key] = Shared()
+        return shared
+
+
 class Shared:
     def __init__(self) -> None:
         self._value = ""

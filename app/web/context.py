@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from app.events.bus import EventHub
+from app.services.access import Access
 from app.services.catalog import VenueCatalog
 from app.services.feed import FeedPump
 from app.services.monitoring import Monitor
@@ -19,8 +20,10 @@ from app.services.placing import OrderDesk
 from app.services.quoting import Quoter
 from app.services.ratelimit import RateLimiter
 from app.services.reads import OrderReads
+from app.services.simulator import SimControls
+from app.services.webhooks import Webhooks
 from app.settings import Settings
-from app.web.cache import Shared
+from app.web.cache import SharedBy
 
 
 @dataclass(slots=True)
@@ -34,8 +37,13 @@ class WebContext:
     hub: EventHub
     feed: FeedPump
     limiter: RateLimiter
-    charts: Shared = field(default_factory=Shared)
-    """The dashboard charts: computed once, shared by every dashboard socket."""
+    access: Access
+    sim: SimControls
+    webhooks: Webhooks
+    csrf_secret: str
+    """Signs CSRF tokens (and, through `access`, session cookies)."""
+    charts: SharedBy = field(default_factory=SharedBy)
+    """The dashboard charts, per owner: computed once, shared by that owner's sockets."""
 
 
 def provide_web(state: State) -> WebContext:

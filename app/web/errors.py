@@ -1,22 +1,38 @@
 """How the API says no: one error body, documented, logged without the request's body.
 
 A server the engine needs (PostgreSQL, Redis) that is down or not answering is a 503
-with `Retry-After`, never a 500: the client did nothing wrong and should come back.
+with `Retry-After`, never a 500: the client did nothing wrong and should come back, and
+nothing was done. The one answer that cannot say either way is a 504 (see
+`outcome_unknown`).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
+from litestar.response import Redirect
+from litestar.status_codes import (
+    HTTP_401_UNAUTHORIZED,
+    HTTP_503_SERVICE_UNAVAILABLE,
+    HTTP_504_GATEWAY_TIMEOUT,
+)
 from litestar.types import ExceptionHandlersMap
 from redis.exceptions import RedisError
+
+from app.domain.problems import (
+    Conflict,
+    KeyInFlight,
+    KeyReused,
+    NotCancellable,
+    OutcomeUnknown,
+)
 
 log = logging.getLogger("app.web")
 
@@ -38,15 +54,35 @@ def _spec(description: str) -> ResponseSpec:
 BAD_REQUEST = {400: _spec("The request breaks a rule; `extra` names each field and rule.")}
 NOT_FOUND = {404: _spec("No such resource (or not yours).")}
 UNAVAILABLE = {
-    503: _spec("A server the engine needs is unavailable; retry after `Retry-After` seconds.")
+    503: _spec(
+        "A server the engine needs is unavailable; nothing was done. Retry after"
+        " `Retry-After` seconds."
+    )
 }
-ERRORS_FOR_READS = {**BAD_REQUEST, **UNAVAILABLE}
+SIGNED_IN = {
+    401: _spec("No valid API key (`Authorization: Bearer …` or `X-API-Key`) or session."),
+    403: _spec("The key lacks the scope this needs (or a session write lacks its CSRF token)."),
+}
+ERRORS_FOR_READS = {**BAD_REQUEST, **SIGNED_IN, **UNAVAILABLE}
 ERRORS_FOR_WRITES = {
     **BAD_REQUEST,
+    **SIGNED_IN,
+    409: _spec(
+        "In conflict: a request with this Idempotency-Key is in flight, or the"
+        " clientOrderId is taken."
+    ),
+    422: _spec("This Idempotency-Key was used with a different request."),
     413: _spec("The body is larger than 64 KiB."),
     415: _spec("The body is not sent as application/json."),
     429: _spec("Over the order rate limit; retry after `Retry-After` seconds."),
     **UNAVAILABLE,
+}
+PLACING = {
+    **ERRORS_FOR_WRITES,
+    504: _spec(
+        "The database went silent while storing the order: it may or may not be placed."
+        " `extra.orderId` names it: look it up, or retry with the same Idempotency-Key."
+    ),
 }
 
 OUTAGES: tuple[type[Exception], ...] = (
@@ -55,15 +91,27 @@ OUTAGES: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.QueryCanceledError,
-    ConnectionError,
-    TimeoutError,
+    OSError,
 )
-"""Failures of the servers behind the engine, not of the request."""
+"""Failures of the servers behind the engine, not of the request. `OSError` covers a
+server that is not there at all: a refused connection, a missing Unix socket (asyncpg
+raises `FileNotFoundError`), a timeout."""
 
 
-def client_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[ErrorBody]:
-    """A 4xx: answered with its reason, logged as a warning (never with the request body)."""
-    if error.status_code < 500:
+def client_error(
+    request: Request[Any, Any, Any], error: HTTPException
+) -> Response[ErrorBody] | Redirect:
+    """A 4xx: answered with its reason, logged as a warning (never with the request body).
+
+    A browser asking for a page without being signed in is sent to the sign-in page.
+    """
+    if error.status_code == HTTP_401_UNAUTHORIZED and _is_page(request):
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/login?next={quote(path, safe='/')}", status_code=303)
+    if error.status_code >= 500:
+        log.error("%s %s → %s", request.method, request.url.path[:200], error.status_code,
+                  exc_info=error)  # fmt: skip
+    else:
         log.warning(
             "%s %s → %s: %s",
             request.method,
@@ -80,6 +128,11 @@ def client_error(request: Request[Any, Any, Any], error: HTTPException) -> Respo
     )
 
 
+def _is_page(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    return request.method == "GET" and not path.startswith(("/api/", "/schema", "/metrics"))
+
+
 def outage(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
     """PostgreSQL or Redis is down or not answering: 503, come back shortly."""
     what = "Redis" if isinstance(error, RedisError) else "the database"
@@ -94,7 +147,48 @@ def outage(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorB
     )
 
 
+def conflict(request: Request[Any, Any, Any], error: Conflict) -> Response[ErrorBody]:
+    """409 (retry later, or pick another clientOrderId) or 422 (a reused idempotency key)."""
+    status = 422 if isinstance(error, KeyReused) else 409
+    headers = {"Retry-After": "1"} if isinstance(error, KeyInFlight) else {}
+    extra = {"status": error.status} if isinstance(error, NotCancellable) else None
+    log.warning("%s %s → %s: %s", request.method, request.url.path[:200], status, error.message)
+    return Response(
+        ErrorBody(status, error.message, extra),
+        status_code=status,
+        headers=headers,
+        media_type=MediaType.JSON,
+    )
+
+
+def outcome_unknown(request: Request[Any, Any, Any], error: OutcomeUnknown) -> Response[ErrorBody]:
+    """The database went silent while committing a new order: 504, with its id to look up.
+
+    Not a 503, which promises nothing was stored. The order exists if `GET
+    /api/orders/{orderId}` finds it (and then runs like any other); retrying with the
+    same Idempotency-Key is always safe.
+    """
+    log.warning("%s %s → 504: %s", request.method, request.url.path[:200], error.message)
+    return Response(
+        ErrorBody(HTTP_504_GATEWAY_TIMEOUT, error.message, {"orderId": error.order_id}),
+        status_code=HTTP_504_GATEWAY_TIMEOUT,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        media_type=MediaType.JSON,
+    )
+
+
+def server_error(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+    """A bug: logged with its traceback, answered without details."""
+    log.error("%s %s → 500", request.method, request.url.path[:200], exc_info=error)
+    return Response(
+        ErrorBody(500, "Internal Server Error"), status_code=500, media_type=MediaType.JSON
+    )
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    Exception: server_error,
     HTTPException: client_error,
+    Conflict: conflict,
+    OutcomeUnknown: outcome_unknown,
     **dict.fromkeys(OUTAGES, outage),
 }

@@ -15,7 +15,7 @@ from app.domain.kinds import KINDS
 from app.domain.problems import InvalidOrder
 from app.domain.requests import OrderRequest, validate_order
 
-COMMON_FIELDS = ("type", "tokenIn", "tokenOut", "amount", "slippageBps")
+COMMON_FIELDS = ("type", "tokenIn", "tokenOut", "amount", "slippageBps", "clientOrderId")
 
 
 def form_fields() -> tuple[str, ...]:
@@ -35,7 +35,21 @@ def order_request(values: Mapping[str, object], *, default_type: str = "market")
         amount=amount if isinstance(amount, str | int | Decimal) else str(amount),
         slippage_bps=slippage if isinstance(slippage, int | str) or slippage is None else "",
         terms={k: v for k, v in values.items() if k not in COMMON_FIELDS},
+        client_order_id=values.get("clientOrderId"),
     )
+
+
+def form_request(values: Mapping[str, str]) -> OrderRequest:
+    """The dashboard form's request: its type's fields only (the form holds every type's),
+    blanks left out, whole numbers as numbers."""
+    kind = KINDS.kinds.get(values.get("type", "market"))
+    own = {f.name: f.kind for f in kind.fields} if kind else {}
+    chosen: dict[str, object] = {}
+    for name, value in values.items():
+        if value == "" or (name not in COMMON_FIELDS and name not in own):
+            continue
+        chosen[name] = int(value) if own.get(name) is int and value.isdigit() else value
+    return order_request(chosen)
 
 
 def invalid(error: InvalidOrder, source: str) -> ValidationException:

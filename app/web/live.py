@@ -14,10 +14,12 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.status_codes import WS_1008_POLICY_VIOLATION
 
+from app.domain.access import Principal
 from app.domain.order import Order
 from app.domain.problems import shown
 from app.events.bus import Subscription
 from app.events.schema import Notice
+from app.web.auth import socket_principal
 from app.web.context import Web, WebContext
 from app.web.sockets import (
     WS_1013_TRY_AGAIN_LATER,
@@ -40,27 +42,35 @@ async def dashboard_feed(socket: WebSocket[Any, Any, Any], web: Web) -> None:
     if not origin_allowed(socket, web.settings):
         await reject(socket, "origin not allowed")
         return
+    viewer = await socket_principal(socket, web)
+    if viewer is None:
+        return
     raw_order = socket.query_params.get("order")
     await socket.accept()
     async with guarded(socket):
-        order = await web.orders.order(raw_order) if raw_order else None
+        owner = viewer.owner_filter
+        order = await web.orders.order(raw_order, owner) if raw_order else None
         if raw_order and order is None:
             await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {shown(raw_order)}")
             return
         if not web.hub.connected:
             await close(socket, WS_1013_TRY_AGAIN_LATER, "live updates are reconnecting")
             return
-        page = OrderPage(socket, web, order) if order else Dashboard(socket, web)
-        async with web.hub.subscribe(order.id if order else None) as sub, closes(socket, sub):
+        page = OrderPage(socket, web, viewer, order) if order else Dashboard(socket, web, viewer)
+        subscription = web.hub.subscribe(order.id if order else None, owner)
+        async with subscription as sub, closes(socket, sub):
             await page.follow(sub)
 
 
 class LivePage:
     """One browser page kept current: a snapshot on connect, then an update per notice."""
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], web: WebContext) -> None:
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], web: WebContext, viewer: Principal
+    ) -> None:
         self.socket = socket
         self.web = web
+        self.viewer = viewer
 
     def render(self, template: str, **context: Any) -> str:
         engine = self.socket.app.template_engine
@@ -87,14 +97,17 @@ class LivePage:
 class Dashboard(LivePage):
     """The live table of recent orders and the charts, which trail bursts of fills."""
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], web: WebContext) -> None:
-        super().__init__(socket, web)
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], web: WebContext, viewer: Principal
+    ) -> None:
+        super().__init__(socket, web, viewer)
         self.charts_stale_since: float | None = None
 
     async def snapshot(self) -> str:
+        recent = await recent_orders(self.web, self.viewer)
         rows = "".join(
-            self.render("partials/order_row.html", order=order)
-            for order in await recent_orders(self.web)
+            self.render("partials/order_row.html", order=order, gaps=recent["gaps"])
+            for order in recent["orders"]
         )
         charts = await self.charts(time.monotonic() - CHART_DELAY)
         return f'<tbody hx-swap-oob="innerHTML:#recent-rows">{rows}</tbody>{charts}'
@@ -119,17 +132,22 @@ class Dashboard(LivePage):
         return await sub.get()
 
     async def charts(self, newer_than: float) -> str:
-        async def compute() -> str:
-            return self.render("partials/charts.html", oob=True, **await charts_context(self.web))
+        owner = self.viewer.owner_filter
 
-        return await self.web.charts.get(compute, newer_than)
+        async def compute() -> str:
+            context = await charts_context(self.web, owner)
+            return self.render("partials/charts.html", oob=True, **context)
+
+        return await self.web.charts[owner].get(compute, newer_than)
 
 
 class OrderPage(LivePage):
     """One order's details and timeline."""
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], web: WebContext, order: Order) -> None:
-        super().__init__(socket, web)
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], web: WebContext, viewer: Principal, order: Order
+    ) -> None:
+        super().__init__(socket, web, viewer)
         self.order_id = order.id
 
     async def snapshot(self) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from litestar import Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from app.domain.access import Scope
+from app.web.auth import requires
 from app.web.context import Web
-from app.web.errors import UNAVAILABLE
+from app.web.errors import SIGNED_IN, UNAVAILABLE
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # Litestar adds the charset
 
@@ -24,7 +26,13 @@ async def healthz(web: Web) -> Response[dict[str, str]]:
     )
 
 
-@get("/metrics", tags=["health"], media_type=PROMETHEUS_TEXT, responses=UNAVAILABLE)
+@get(
+    "/metrics",
+    tags=["health"],
+    media_type=PROMETHEUS_TEXT,
+    responses={**SIGNED_IN, **UNAVAILABLE},
+    guards=[requires(Scope.ADMIN)],
+)
 async def metrics(web: Web) -> str:
-    """Prometheus metrics for the whole deployment (every web and worker process)."""
+    """Prometheus metrics for the whole deployment (every web and worker process); admin."""
     return await web.monitor.metrics()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Annotated, Any
@@ -17,8 +18,10 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 
+from app.domain.access import Scope
 from app.domain.filters import OrderFilter
-from app.domain.problems import InvalidOrder, shown
+from app.domain.problems import InvalidOrder, NotCancellable, shown
+from app.domain.requests import IDEMPOTENCY_KEY
 from app.domain.status import OrderStatus
 from app.domain.tokens import PAIRS_BY_SYMBOL
 from app.events.schema import OrderView
@@ -26,8 +29,10 @@ from app.metrics import METRICS
 from app.web import intake
 from app.web.api.catalog import quote_board
 from app.web.api.orders import client_of
+from app.web.auth import Caller, requires
 from app.web.context import Web, WebContext
 from app.web.filters import parse_filter, problems_of
+from app.web.present import limit_preview
 from app.web.views import dashboard_context, form_context, order_context
 
 CSP = (
@@ -35,6 +40,7 @@ CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
 HISTORY_PAGE = 50
+GAPS_AT_ONCE = 100
 CSV_LIMIT = 100_000
 
 
@@ -60,36 +66,51 @@ class PagesController(Controller):
     response_headers = [ResponseHeader(name="Content-Security-Policy", value=CSP)]
 
     @get("/")
-    async def dashboard(self, web: Web) -> Template:
-        return Template("pages/dashboard.html", context=await dashboard_context(web))
+    async def dashboard(self, web: Web, principal: Caller) -> Template:
+        return Template("pages/dashboard.html", context=await dashboard_context(web, principal))
 
-    @post("/orders")
-    async def place(self, request: HTMXRequest, web: Web) -> Response[Any]:
+    @post("/orders", guards=[requires(Scope.TRADE)])
+    async def place(self, request: HTMXRequest, web: Web, principal: Caller) -> Response[Any]:
         """The dashboard's order form: the same rules and the same desk as the JSON API."""
         fields = intake.form_fields()
-        raw = {k: str(v) for k, v in (await request.form()).items() if k in fields}
+        submitted = await request.form()
+        raw = {k: str(v) for k, v in submitted.items() if k in fields}
+        once = str(submitted.get("idempotencyKey", ""))
+        if not IDEMPOTENCY_KEY.match(once):
+            once = ""  # an odd key from a hand-made form: place without one
         try:
-            order_request = intake.order_request({k: v for k, v in raw.items() if v != ""})
+            order_request = intake.form_request(raw)
         except InvalidOrder as error:
             METRICS.count("oee_orders_rejected_total", reason="invalid")
             errors = {p.field: p.message for p in error.problems}
-            return await self._form_errors(request, web, raw, errors, 422)
-        verdict = await web.limiter.check(client_of(request))
+            return await self._form_errors(request, web, principal, raw, errors, 422)
+        verdict = await web.limiter.check(principal.key_id, principal.rate_limit)
         if not verdict.allowed:
             METRICS.count("oee_orders_rejected_total", reason="rate_limited")
             message = f"Rate limit reached: try again in {verdict.headers['Retry-After']} s."
             return await self._form_errors(
-                request, web, raw, {"form": message}, 429, verdict.headers
+                request, web, principal, raw, {"form": message}, 429, verdict.headers
             )
-        order = OrderView.of(await web.desk.place(order_request, client_of(request)))
+        client, owner = client_of(request), principal.key_id
+        repeat = False
+        if once:
+            placed = await web.desk.place_once(
+                order_request, client, owner=owner, idempotency_key=once, fields=raw
+            )
+            order, repeat = OrderView.of(placed.order), placed.repeat
+        else:
+            order = OrderView.of(await web.desk.place(order_request, client, owner=owner))
         if not request.htmx:
             return Redirect(f"/orders/{order.order_id}", status_code=303)
-        return Template("partials/order_row.html", context={"order": order})
+        # The page says when a repeated submit (a double-click) found its order placed.
+        headers = {"HX-Trigger": "orderRepeated"} if repeat else None
+        return Template("partials/order_row.html", context={"order": order}, headers=headers)
 
     async def _form_errors(
         self,
         request: HTMXRequest,
         web: WebContext,
+        principal: Caller,
         raw: dict[str, str],
         errors: dict[str, str],
         status: int,
@@ -105,7 +126,7 @@ class PagesController(Controller):
                 status_code=status,
                 headers=headers,
             )
-        context = {**await dashboard_context(web), **form}
+        context = {**await dashboard_context(web, principal), **form}
         return Template(
             "pages/dashboard.html", context=context, status_code=status, headers=headers
         )
@@ -118,8 +139,10 @@ class PagesController(Controller):
         token_out: Annotated[str, QueryParameter(name="tokenOut")] = "",
         amount: FromQuery[str] = "",
         slippage_bps: Annotated[str, QueryParameter(name="slippageBps")] = "",
+        kind: Annotated[str, QueryParameter(name="type")] = "market",
+        limit_price: Annotated[str, QueryParameter(name="limitPrice")] = "",
     ) -> Template:
-        """The live quote preview under the order form."""
+        """The live quote preview under the order form; for a limit, what the limit asks."""
         fields = {"tokenIn": token_in, "tokenOut": token_out, "amount": amount}
         try:
             request = intake.order_request({**fields, "slippageBps": slippage_bps or None})
@@ -128,14 +151,65 @@ class PagesController(Controller):
                 "partials/quote_preview.html",
                 context={"board": None, "problems": [p.message for p in error.problems]},
             )
-        board = quote_board(await web.quoter.board(request))
-        return Template("partials/quote_preview.html", context={"board": board, "problems": []})
+        board = await web.quoter.board(request)
+        context = {"board": quote_board(board), "problems": [], "kind": kind, "limit": None}
+        if kind == "limit":
+            context["limit"] = limit_preview(request, board.best, limit_price)
+        return Template("partials/quote_preview.html", context=context)
+
+    @post("/orders/{order_id:str}/cancel", guards=[requires(Scope.TRADE)])
+    async def cancel(
+        self, order_id: FromPath[str], request: HTMXRequest, web: Web, principal: Caller
+    ) -> Response[Any]:
+        """The Cancel buttons (a waiting row, the order page): the API's cancel, shown.
+
+        Too late (the order is executing or has ended) is not an error to the page: it shows
+        the order as it stands and says why it was not cancelled.
+        """
+        headers = None
+        try:
+            order = await web.desk.cancel(order_id, principal.owner_filter)
+        except NotCancellable as refused:
+            order = await web.orders.order(order_id, principal.owner_filter)
+            say = f"Not cancelled: the order is {refused.status} and will run to its end."
+            headers = {"HX-Trigger": json.dumps({"notice": say})}
+        if order is None:
+            raise NotFoundException(detail=f"no order with id {shown(order_id)}")
+        if not request.htmx:
+            return Redirect(f"/orders/{order.id}", status_code=303)
+        if request.htmx.target == "order-detail":
+            context = {**await order_context(web, order), "viewer": principal}
+            return Template("partials/order_detail.html", context=context, headers=headers)
+        row = {"order": OrderView.of(order)}
+        return Template("partials/order_row.html", context=row, headers=headers)
+
+    @get("/partials/gaps")
+    async def gaps(
+        self,
+        web: Web,
+        principal: Caller,
+        ids: Annotated[list[str] | None, QueryParameter(name="id")] = None,
+    ) -> Template:
+        """How far each waiting limit order on the page is from its limit, now: the dashboard
+        asks every few seconds and swaps each order's distance in by id."""
+        wanted = (ids or [])[:GAPS_AT_ONCE]
+        orders = [
+            o
+            for o in await web.orders.some(wanted, principal.owner_filter)
+            if o.status is OrderStatus.WAITING
+        ]
+        context = {
+            "orders": [OrderView.of(o) for o in orders],
+            "gaps": await web.quoter.gaps(orders),
+        }
+        return Template("partials/gaps.html", context=context)
 
     @get("/orders", dependencies={"chosen": Provide(history_filters, sync_to_thread=False)})
     async def history(
         self,
         request: HTMXRequest,
         web: Web,
+        principal: Caller,
         chosen: NamedDependency[dict[str, str]],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
@@ -146,11 +220,13 @@ class PagesController(Controller):
         except ValidationException as error:
             problems = problems_of(error)
             where = OrderFilter(limit=HISTORY_PAGE)
+        where = replace(where, owner=principal.owner_filter)
         page = await web.orders.page(where)
         counts = await web.orders.counts(where)
         query = {k: v for k, v in chosen.items() if v}
         context = {
             "page": "history",
+            "viewer": principal,
             "filters": chosen,
             "problems": problems,
             "orders": [OrderView.of(order) for order in page.items],
@@ -184,9 +260,11 @@ class PagesController(Controller):
         media_type="text/csv",
         dependencies={"chosen": Provide(history_filters, sync_to_thread=False)},
     )
-    async def export(self, web: Web, chosen: NamedDependency[dict[str, str]]) -> Stream:
+    async def export(
+        self, web: Web, principal: Caller, chosen: NamedDependency[dict[str, str]]
+    ) -> Stream:
         """Every order matching the history filters (all pages), newest first."""
-        where = self._filter(web, chosen, None, 1000)
+        where = replace(self._filter(web, chosen, None, 1000), owner=principal.owner_filter)
 
         async def rows() -> AsyncIterator[str]:
             buffer = io.StringIO()
@@ -212,12 +290,13 @@ class PagesController(Controller):
         )
 
     @get("/orders/{order_id:str}")
-    async def order_page(self, order_id: FromPath[str], web: Web) -> Template:
-        order = await web.orders.order(order_id)
+    async def order_page(self, order_id: FromPath[str], web: Web, principal: Caller) -> Template:
+        order = await web.orders.order(order_id, principal.owner_filter)
         if order is None:
             raise NotFoundException(detail=f"no order with id {shown(order_id)}")
         return Template(
-            "pages/order.html", context={"page": "order", **await order_context(web, order)}
+            "pages/order.html",
+            context={"page": "order", "viewer": principal, **await order_context(web, order)},
         )
 
     @staticmethod
@@ -241,6 +320,7 @@ class PagesController(Controller):
 CSV_COLUMNS = (
     "orderId", "createdAt", "status", "type", "tokenIn", "tokenOut", "amount", "slippageBps",
     "dex", "quotedOut", "minOut", "amountOut", "executedPrice", "txHash", "attempt", "error",
+    "clientOrderId",
 )  # fmt: skip
 
 
@@ -250,6 +330,7 @@ def _csv_row(order: OrderView) -> list[str]:
         order.token_in, order.token_out, order.amount, str(order.slippage_bps), order.dex or "",
         order.quoted_out or "", order.min_out or "", order.amount_out or "",
         order.executed_price or "", order.tx_hash or "", str(order.attempt), order.error or "",
+        order.client_order_id or "",
     ]  # fmt: skip
 
 

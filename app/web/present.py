@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from app.domain.routing import shortfall_bps
+from app.domain.kinds.limit import PRICE, Gap, gap, min_out_at
+from app.domain.requests import OrderRequest
+from app.domain.routing import Quote, shortfall_bps
 from app.domain.status import TERMINAL, OrderStatus
+from app.domain.tokens import Side, find_market
 from app.events.schema import OrderEvent, OrderView, QuoteView
 
 
@@ -33,6 +36,51 @@ def amount(value: str | Decimal | None) -> str:
 def bps(value: str | Decimal | None) -> str:
     number = _decimal(value)
     return "—" if number is None else f"{number:.2f}".rstrip("0").rstrip(".")
+
+
+def percent(fraction: Decimal | None) -> str:
+    """A fraction as a percentage to two places; a tiny non-zero one is not shown as 0."""
+    if fraction is None:
+        return "—"
+    value = fraction * 100
+    if 0 < abs(value) < Decimal("0.01"):
+        return "< 0.01 %"
+    return f"{value:.2f} %"
+
+
+def limit_terms(order: OrderView) -> str:
+    """A limit order's condition as the trader reads it: "≥ 152.5 USDC per SOL"."""
+    market = find_market(order.token_in, order.token_out)
+    if order.limit_price is None or market is None:
+        return "—"
+    sign = "≥" if market.side is Side.SELL_BASE else "≤"
+    return f"{sign} {amount(order.limit_price)} {market.pair.quote} per {market.pair.base}"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPreview:
+    """Under the form, for a limit order: what the limit asks and how far the market is."""
+
+    condition: str
+    """"≥ 0.92 USDC per JUP"."""
+    min_out: Decimal
+    gap: Gap | None
+    """None when no venue would fill the amount now."""
+
+
+def limit_preview(request: OrderRequest, best: Quote | None, raw: str) -> LimitPreview | None:
+    """None until the limit price is a price (the form says what is wrong when placed)."""
+    if not PRICE.match(raw) or Decimal(raw) <= 0:
+        return None
+    market, price = request.market, Decimal(raw)
+    sign = "≥" if market.side is Side.SELL_BASE else "≤"
+    condition = f"{sign} {amount(price)} {market.pair.quote} per {market.pair.base}"
+    out = best.amount_out if best else Decimal(0)
+    return LimitPreview(
+        condition,
+        min_out_at(market, request.amount, price),
+        gap(market, request.amount, price, out),
+    )
 
 
 def short_hash(value: str | None) -> str:

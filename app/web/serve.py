@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from app.logs import configure_logging
@@ -85,7 +86,23 @@ class AbandoningWebSocketProtocol(WebSocketsSansIOProtocol):
         super().connection_made(transport)
 
     async def run_asgi(self) -> None:
-        await super().run_asgi()
+        # uvicorn's own, but a handshake refused with an HTTP response (the ASGI "denial
+        # response", e.g. 401 without a key) is a complete answer, not an app error.
+        try:
+            result = await self.app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            self.logger.exception("Exception in ASGI application\n")
+            self.send_500_response()
+        else:
+            if not self.handshake_complete and not self.close_sent:
+                self.logger.error("ASGI callable returned without completing handshake.")
+                self.send_500_response()
+            elif result is not None:
+                self.logger.error("ASGI callable should return None, but returned '%s'.", result)
+        if self.close_timer is None:
+            self.transport.close()
         self.loop.call_later(ABANDON_SECONDS, self._abandon)
 
     def _abandon(self) -> None:

@@ -18,11 +18,13 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 from litestar.status_codes import (
+    HTTP_403_FORBIDDEN,
     WS_1000_NORMAL_CLOSURE,
     WS_1008_POLICY_VIOLATION,
-    WS_1011_INTERNAL_ERROR,
 )
+from uvicorn.protocols.utils import ClientDisconnected
 
+from app.domain.access import Scope
 from app.domain.order import Order
 from app.domain.problems import shown
 from app.events.bus import Subscription
@@ -30,12 +32,14 @@ from app.events.schema import Notice, OrderEvent, encode
 from app.services.feed import FeedPump, FeedSubscription
 from app.services.reads import OrderReads
 from app.settings import Settings
+from app.web.auth import refuse, socket_principal
 from app.web.context import Web
 from app.web.errors import OUTAGES
 
 log = logging.getLogger(__name__)
 
-GONE = (WebSocketDisconnect, OSError, RuntimeError)
+GONE = (WebSocketDisconnect, ClientDisconnected, RuntimeError)
+"""The client went away (sending to a closed socket raises one of these)."""
 SEQ = re.compile(r"[0-9]{1,9}")
 EVENT_ID = re.compile(r"[0-9]{1,18}")
 MAX_REASON_BYTES = 123
@@ -91,7 +95,7 @@ async def closes(
     """Wake the subscription's reader when the client goes away."""
 
     async def watch() -> None:
-        with contextlib.suppress(*GONE):
+        with contextlib.suppress(*GONE, OSError):
             while (await socket.receive())["type"] != "websocket.disconnect":
                 pass
         sub.close()
@@ -128,23 +132,25 @@ async def send_event(socket: WebSocket[Any, Any, Any], event: OrderEvent) -> Non
 async def guarded(socket: WebSocket[Any, Any, Any]) -> AsyncIterator[None]:
     """How a socket ends when something other than its client goes wrong.
 
-    A client that stops reading is closed with 1013 (try again later); PostgreSQL or Redis
-    failing mid-stream closes it with 1011 and a reason, never an unhandled error.
+    A client that stops reading is closed with 1013 (try again later), and so is every
+    client when PostgreSQL or Redis fails mid-stream: with a reason, never an unhandled
+    error or a dropped connection. Reconnecting with `since` resumes where it stopped.
     """
     try:
         yield
     except TooSlow as slow:
         await _close_quickly(socket, WS_1013_TRY_AGAIN_LATER, slow.reason)
-    except OUTAGES as error:
-        log.warning("closing a socket: %s", error)
-        await _close_quickly(socket, WS_1011_INTERNAL_ERROR, "the engine's store is unavailable")
     except GONE:
         pass
+    except OUTAGES as error:
+        log.warning("closing a socket: %s", error)
+        reason = "the engine's store is unavailable; reconnect shortly"
+        await _close_quickly(socket, WS_1013_TRY_AGAIN_LATER, reason)
 
 
 async def _close_quickly(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
     """Close without waiting long on a client that may not be reading."""
-    with contextlib.suppress(TimeoutError, *GONE):
+    with contextlib.suppress(*GONE, OSError):
         async with asyncio.timeout(1.0):
             await close(socket, code, reason)
 
@@ -155,13 +161,19 @@ async def order_events(socket: WebSocket[Any, Any, Any], order_id: FromPath[str]
     if not origin_allowed(socket, web.settings):
         await reject(socket, "origin not allowed")
         return
+    principal = await socket_principal(socket, web)
+    if principal is None:
+        return
+    if not principal.may(Scope.READ):
+        await refuse(socket, HTTP_403_FORBIDDEN, "this key lacks the 'read' scope")
+        return
     since_raw = socket.query_params.get("since", "0")
     await socket.accept()
     if not SEQ.fullmatch(since_raw):
         await close(socket, WS_1008_POLICY_VIOLATION, "since must be a whole number (a seq)")
         return
     async with guarded(socket):
-        order = await web.orders.order(order_id)
+        order = await web.orders.order(order_id, principal.owner_filter)
         if order is None:
             await close(socket, WS_1008_POLICY_VIOLATION, f"unknown order {shown(order_id)}")
             return
@@ -224,6 +236,12 @@ async def all_events(socket: WebSocket[Any, Any, Any], web: Web) -> None:
     if not origin_allowed(socket, web.settings):
         await reject(socket, "origin not allowed")
         return
+    principal = await socket_principal(socket, web)
+    if principal is None:
+        return
+    if not principal.may(Scope.READ):
+        await refuse(socket, HTTP_403_FORBIDDEN, "this key lacks the 'read' scope")
+        return
     since_raw = socket.query_params.get("since")
     await socket.accept()
     if since_raw is not None and not EVENT_ID.fullmatch(since_raw):
@@ -232,10 +250,11 @@ async def all_events(socket: WebSocket[Any, Any, Any], web: Web) -> None:
     since = None if since_raw is None else int(since_raw)
     async with guarded(socket):
         try:
-            async with web.feed.subscribe() as sub, closes(socket, sub):
+            async with web.feed.subscribe(principal.owner_filter) as sub, closes(socket, sub):
                 fell_behind_at = await _firehose(socket, web.feed, sub, since)
         except TimeoutError:
-            await close(socket, WS_1011_INTERNAL_ERROR, "the event store is unavailable; retry")
+            reason = "the event store is unavailable; reconnect shortly"
+            await close(socket, WS_1013_TRY_AGAIN_LATER, reason)
             return
         if fell_behind_at is not None:
             await _close_quickly(
@@ -252,7 +271,7 @@ async def _firehose(
     sent = sub.start if since is None else since
     try:
         while sent < sub.start:
-            older = await feed.read(sent, sub.start, FeedPump.BATCH)
+            older = await feed.read(sent, sub.start, FeedPump.BATCH, sub.owner)
             if not older:
                 break
             for stored in older:

@@ -11,9 +11,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from app.domain.access import Principal
 from app.domain.filters import OrderFilter
 from app.domain.kinds import KINDS
+from app.domain.kinds.limit import Gap
 from app.domain.order import Order
+from app.domain.status import OrderStatus
 from app.domain.tokens import PAIRS, TOKENS
 from app.events.schema import OrderView
 from app.web.context import WebContext
@@ -30,7 +33,7 @@ from app.web.present import (
 RECENT_ROWS = 25
 """Rows the dashboard's live table shows."""
 FORM_DEFAULTS = {"type": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amount": "1",
-                 "slippageBps": "50"}  # fmt: skip
+                 "slippageBps": "50", "expiresIn": "86400"}  # fmt: skip
 
 
 @functools.cache
@@ -65,28 +68,39 @@ def form_context(
     }
 
 
-async def recent_orders(web: WebContext) -> list[OrderView]:
-    page = await web.orders.page(OrderFilter(limit=RECENT_ROWS))
-    return [OrderView.of(order) for order in page.items]
-
-
-async def charts_context(web: WebContext) -> dict[str, Any]:
-    counts = await web.orders.fills_by_venue()
+async def recent_orders(web: WebContext, viewer: Principal) -> dict[str, Any]:
+    """The dashboard's table: the newest orders, and how far the waiting ones are from
+    their limits (app.js keeps that fresh)."""
+    page = await web.orders.page(OrderFilter(limit=RECENT_ROWS, owner=viewer.owner_filter))
     return {
-        "shares": venue_shares(counts),
-        "fills_total": sum(counts.values()),
-        "confirm": confirm_times(await web.orders.confirm_times()),
+        "orders": [OrderView.of(order) for order in page.items],
+        "gaps": await waiting_gaps(web, page.items),
     }
 
 
-async def dashboard_context(web: WebContext) -> dict[str, Any]:
+async def waiting_gaps(web: WebContext, orders: list[Order]) -> dict[str, Gap | None]:
+    return await web.quoter.gaps([o for o in orders if o.status is OrderStatus.WAITING])
+
+
+async def charts_context(web: WebContext, owner: str | None) -> dict[str, Any]:
+    counts = await web.orders.fills_by_venue(owner)
+    return {
+        "shares": venue_shares(counts),
+        "fills_total": sum(counts.values()),
+        "confirm": confirm_times(await web.orders.confirm_times(owner)),
+    }
+
+
+async def dashboard_context(web: WebContext, viewer: Principal) -> dict[str, Any]:
     return {
         "page": "dashboard",
+        "viewer": viewer,
         **form_context(),
-        "orders": await recent_orders(web),
+        **await recent_orders(web, viewer),
         "board": None,
+        "pairs": [pair.symbol for pair in PAIRS],
         "problems": [],
-        **await charts_context(web),
+        **await charts_context(web, viewer.owner_filter),
     }
 
 
@@ -95,6 +109,7 @@ async def order_context(web: WebContext, order: Order) -> dict[str, Any]:
     events = await web.orders.events(order.id)
     return {
         "order": view,
+        "gaps": await waiting_gaps(web, [order]),
         "stages": timeline(events),
         "routes": route_choices(view, events),
         "vs_quote": execution_vs_quote(view),

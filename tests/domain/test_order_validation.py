@@ -63,7 +63,8 @@ def test_slippage_defaults_when_missing() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"type": "limit"}, "type", "must be one of: market"),
+        ({"type": "swap"}, "type", "must be one of: market, limit"),
+        ({"type": "limit"}, "limitPrice", "limitPrice must be a positive decimal"),
         ({"token_in": "DOGE"}, "tokenIn", "not a supported token"),
         ({"token_out": "XYZ"}, "tokenOut", "not a supported token"),
         ({"token_out": "SOL"}, "tokenOut", "must differ from tokenIn"),

@@ -37,6 +37,12 @@ def test_every_active_status_can_fail(current: OrderStatus) -> None:
         (S.CONFIRMED, S.FAILED),
         (S.FAILED, S.ROUTING),
         (S.CONFIRMED, S.ROUTING),
+        (S.ROUTING, S.CANCELLED),
+        (S.SUBMITTED, S.CANCELLED),
+        (S.BUILDING, S.WAITING),
+        (S.CANCELLED, S.ROUTING),
+        (S.EXPIRED, S.WAITING),
+        (S.PENDING, S.EXPIRED),
     ],
 )
 def test_illegal_moves_are_refused(current: OrderStatus, target: OrderStatus) -> None:
@@ -45,7 +51,7 @@ def test_illegal_moves_are_refused(current: OrderStatus, target: OrderStatus) ->
 
 
 def test_terminal_statuses_have_no_way_out() -> None:
-    assert {S.CONFIRMED, S.FAILED} == TERMINAL
+    assert {S.CONFIRMED, S.FAILED, S.CANCELLED, S.EXPIRED} == TERMINAL
     for status in TERMINAL:
         assert not TRANSITIONS[status]
 
@@ -58,3 +64,13 @@ def test_going_back_to_routing_is_a_retry(current: OrderStatus) -> None:
 
 def test_first_routing_is_not_a_retry() -> None:
     assert not is_retry(S.PENDING, S.ROUTING)
+
+
+@pytest.mark.parametrize("target", [S.ROUTING, S.CANCELLED, S.EXPIRED])
+def test_trigger_cancel_and_expiry_all_leave_waiting(target: OrderStatus) -> None:
+    check_transition(S.WAITING, target)
+
+
+@pytest.mark.parametrize("current", [S.ROUTING, S.SUBMITTED])
+def test_a_limit_whose_price_went_away_at_the_fill_waits_again(current: OrderStatus) -> None:
+    check_transition(current, S.WAITING)

@@ -12,13 +12,14 @@ from litestar.testing import TestClient
 from app.settings import Settings
 from app.web.app import create_app
 from tests.builders import settings_for
+from tests.support.access import bearer, signed
 from tests.support.infra import Infra
 from tests.support.processes import start_web, start_worker
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:  # type: ignore[type-arg]
-    with TestClient(create_app(settings)) as test_client:
+    with signed(TestClient(create_app(settings))) as test_client:
         yield test_client
 
 
@@ -59,5 +60,5 @@ def live(infra: Infra) -> Iterator[Live]:
 
 @pytest.fixture
 def api(live: Live) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live.http, timeout=10) as http:
+    with httpx.Client(base_url=live.http, timeout=10, headers=bearer()) as http:
         yield http

@@ -10,6 +10,7 @@ from litestar.testing import TestClient
 
 from app.settings import Settings
 from tests.builders import order_body
+from tests.support.access import signed
 from tests.support.db import count_orders
 
 Client = TestClient[Litestar]
@@ -69,7 +70,8 @@ def test_amounts_may_be_json_numbers_and_slippage_defaults_to_50(client: Client)
         (order_body(slippageBps="1e2"), "slippageBps", "int"),
         (order_body(slippageBps="100"), "slippageBps", "int"),
         (order_body(slippageBps=True), "slippageBps", "int"),
-        (order_body(type="limit"), "type", "must be one of: market"),
+        (order_body(type="swap"), "type", "must be one of: market, limit"),
+        (order_body(limitPrice="150"), "limitPrice", "does not apply to market orders"),
         (order_body(type="x" * 5000), "type", "length"),
         (order_body(tokenIn="S" * 5000), "tokenIn", "length"),
         (order_body(slipageBps=50), "slipageBps", "unknown field `slipageBps`"),
@@ -227,7 +229,10 @@ def test_the_rate_limit_answers_429_with_retry_after(settings: Settings) -> None
     from app.web.app import create_app
 
     limited = settings.replace(order_rate_limit=3)
-    with TestClient(create_app(limited)) as client:
+    with signed(TestClient(create_app(limited))) as client:
+        # A key of its own: each key has its own allowance.
+        fresh = client.post("/api/keys", json={"name": "limited", "scopes": ["trade"]})
+        client.headers["Authorization"] = f"Bearer {fresh.json()['key']}"
         before = count_orders(settings.database_url)
         codes = [
             client.post("/api/orders/execute", json=order_body()).status_code for _ in range(3)

@@ -7,6 +7,7 @@ import csv
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from app.runtime import open_runtime
 from app.settings import Settings
 from tests.builders import order_body, order_request, settings_for
 from tests.e2e.conftest import Live
+from tests.support.access import ADMIN_KEY, bearer
 from tests.support.infra import Infra
 from tests.support.processes import Process, start_web, start_worker
 from tests.support.waiting import wait_until
@@ -93,9 +95,18 @@ def page(chromium: Any, site: Site) -> Iterator[Any]:
         ),
     )
     tab.set_default_timeout(20_000)
+    sign_in(tab, site.live.http)
     yield tab
     context.close()
     assert problems == [], "the page must run without script errors or CSP violations"
+
+
+def sign_in(page: Any, base: str, key: str = ADMIN_KEY) -> None:
+    """As a person does: the sign-in page, the key pasted, then the dashboard."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=apiKey]", key)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
 
 
 def watch_rows(page: Any) -> None:
@@ -140,7 +151,7 @@ def shoot(page: Any, name: str) -> None:
 
 
 def test_an_order_placed_in_the_form_moves_through_its_statuses_live(page: Any, site: Site) -> None:
-    with httpx.Client(base_url=site.live.http) as api:
+    with httpx.Client(base_url=site.live.http, headers=bearer()) as api:
         for token_in, token_out, amount in (
             ("SOL", "USDC", "3"),
             ("USDC", "JUP", "400"),
@@ -183,7 +194,7 @@ def test_an_order_placed_in_the_form_moves_through_its_statuses_live(page: Any, 
 def test_form_errors_appear_next_to_the_field(page: Any, site: Site) -> None:
     page.goto(site.live.http)
     page.fill("input[name=amount]", "0")
-    page.click("button[type=submit]")
+    page.click("#order-form button[type=submit]")
     error = page.locator("#error-amount")
     error.filter(has_text="greater than 0").wait_for()
     assert page.locator("input[name=amount][aria-invalid=true]").count() == 1
@@ -193,7 +204,9 @@ def test_an_order_placed_over_the_api_appears_on_an_open_dashboard(page: Any, si
     page.goto(site.live.http)
     page.locator("#conn[data-state=open]").wait_for()
     order_id = httpx.post(
-        f"{site.live.http}/api/orders/execute", json=order_body(tokenIn="USDC", tokenOut="SOL")
+        f"{site.live.http}/api/orders/execute",
+        json=order_body(tokenIn="USDC", tokenOut="SOL"),
+        headers=bearer(),
     ).json()["orderId"]
     assert wait_for_terminal(page, order_id) in TERMINAL
     assert page.locator("#recent-rows > tr").first.get_attribute("id") == f"order-{order_id}"
@@ -218,7 +231,7 @@ def test_after_a_server_restart_the_dashboard_reconnects_and_catches_up(
 
 
 def test_history_filters_by_status_and_exports_the_same_rows(page: Any, site: Site) -> None:
-    with httpx.Client(base_url=site.live.http) as api:
+    with httpx.Client(base_url=site.live.http, headers=bearer()) as api:
         too_large = api.post("/api/orders/execute", json=order_body(amount="1000000000"))
         link = too_large.json()["links"]["self"]
         wait_until(
@@ -244,9 +257,9 @@ def test_history_filters_by_status_and_exports_the_same_rows(page: Any, site: Si
 
 
 def test_the_order_page_shows_the_route_and_the_timeline(page: Any, site: Site) -> None:
-    order_id = httpx.post(f"{site.live.http}/api/orders/execute", json=order_body()).json()[
-        "orderId"
-    ]
+    order_id = httpx.post(
+        f"{site.live.http}/api/orders/execute", json=order_body(), headers=bearer()
+    ).json()["orderId"]
     page.goto(f"{site.live.http}/orders/{order_id}")
     # Live while it runs: the timeline grows to the end without a reload.
     page.locator(".timeline .step.s-confirmed, .timeline .step.s-failed").wait_for()
@@ -255,3 +268,126 @@ def test_the_order_page_shows_the_route_and_the_timeline(page: Any, site: Site) 
     assert page.locator(".route .star").count() == 1
     assert "after fees" in page.locator(".route .why").first.inner_text()
     shoot(page, "order.png")
+
+
+def orders_of_amount(site: Site, amount: str) -> int:
+    listed = httpx.get(
+        f"{site.live.http}/api/orders", params={"limit": 200}, headers=bearer()
+    ).json()["items"]
+    return sum(1 for order in listed if order["amount"] == amount)
+
+
+def settle_form(page: Any) -> None:
+    """Until the form has no request in flight."""
+    page.wait_for_function(
+        "() => !document.querySelector('#order-form.htmx-request, #order-form button[disabled]')"
+    )
+
+
+def test_a_double_click_or_enter_pressed_three_times_places_one_order(
+    page: Any, site: Site
+) -> None:
+    page.goto(site.live.http)
+    page.locator("#conn[data-state=open]").wait_for()
+    page.fill("input[name=amount]", "0.777")
+    page.locator("#quote-preview .star").wait_for()
+    page.dblclick("#order-form button[type=submit]")
+    page.locator("#recent-rows tr").first.wait_for()
+    settle_form(page)
+    page.click("#order-form button[type=submit]")  # and once more, for good measure
+    page.locator("#form-status").filter(has_text="Already placed").wait_for()
+    settle_form(page)
+    assert orders_of_amount(site, "0.777") == 1
+
+    page.fill("input[name=amount]", "0.778")  # a changed order is a new one
+    page.locator("input[name=amount]").press("Enter")
+    page.locator("input[name=amount]").press("Enter")
+    page.locator("input[name=amount]").press("Enter")
+    settle_form(page)
+    wait_until(lambda: orders_of_amount(site, "0.778") == 1, what="the new order")
+    assert orders_of_amount(site, "0.777") == 1
+
+
+def price_now(site: Site, token_in: str, token_out: str, amount: str) -> Decimal:
+    board = httpx.get(
+        f"{site.live.http}/api/quote",
+        params={"tokenIn": token_in, "tokenOut": token_out, "amount": amount},
+        headers=bearer(),
+    ).json()
+    return Decimal(board["best"]["price"])
+
+
+def place_limit(site: Site, above: str) -> str:
+    """Sell 100 JUP (a pair no other browser test moves) at `above` times the price now."""
+    limit = (price_now(site, "JUP", "USDC", "100") * Decimal(above)).quantize(Decimal("0.0001"))
+    body = {"type": "limit", "tokenIn": "JUP", "tokenOut": "USDC", "amount": "100",
+            "limitPrice": str(limit), "expiresIn": 600}  # fmt: skip
+    placed = httpx.post(f"{site.live.http}/api/orders/execute", json=body, headers=bearer())
+    assert placed.status_code == 201, placed.text
+    order_id: str = placed.json()["orderId"]
+    return order_id
+
+
+def test_a_limit_order_from_the_form_shows_its_distance_and_cancels_from_its_row(
+    page: Any, site: Site
+) -> None:
+    page.goto(site.live.http)
+    page.locator("#conn[data-state=open]").wait_for()
+    page.check("input[name=type][value=limit]")
+    assert not page.locator("input[name=slippageBps]").is_visible(), "a limit sets its own bound"
+    page.select_option("select[name=tokenIn]", "JUP")
+    page.select_option("select[name=tokenOut]", "USDC")
+    page.fill("input[name=amount]", "100")
+    page.locator("#price-now").filter(has_text="USDC per JUP").wait_for()
+    limit = (price_now(site, "JUP", "USDC", "100") * Decimal("1.03")).quantize(Decimal("0.0001"))
+    page.fill("input[name=limitPrice]", str(limit))
+    page.locator("#quote-preview").filter(has_text="% away").wait_for()
+    page.click("#order-form button[type=submit]")
+
+    row = page.locator("#recent-rows tr[data-status=waiting]").first
+    row.wait_for()
+    order_id = row.get_attribute("id").removeprefix("order-")
+    assert f"≥ {limit.normalize()} USDC per JUP" in row.inner_text()
+    # The distance arrives (and stays fresh) by itself.
+    page.locator(f"#gap-{order_id}").filter(has_text="% away").wait_for()
+    shoot(page, "limit-waiting.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "limit-waiting-phone.png")
+
+    page.locator(f"#order-{order_id} button.cancel").click()
+    page.locator(f"#order-{order_id}[data-status=cancelled]").wait_for()
+    assert page.locator(f"#order-{order_id} button.cancel").count() == 0
+    stored = httpx.get(f"{site.live.http}/api/orders/{order_id}", headers=bearer()).json()
+    assert stored["order"]["status"] == "cancelled"
+
+
+def test_moving_the_market_from_the_dashboard_fills_a_waiting_limit_live(
+    page: Any, site: Site
+) -> None:
+    order_id = place_limit(site, "1.02")
+    page.goto(site.live.http)
+    page.locator("#conn[data-state=open]").wait_for()
+    page.locator(f"#order-{order_id}[data-status=waiting]").wait_for()
+    page.select_option("#market-panel select[name=pair]", "JUP/USDC")
+    page.fill("#market-panel input[name=moveBps]", "400")
+    page.fill("#market-panel input[name=holdSeconds]", "20")
+    page.click("#market-panel button[type=submit]")
+    page.locator("#market-panel .form-status").filter(has_text="JUP/USDC moved +400 bps").wait_for()
+    assert wait_for_terminal(page, order_id) == "confirmed"
+    back = {"pair": "JUP/USDC", "moveBps": -400, "holdSeconds": 0}
+    assert httpx.post(f"{site.live.http}/api/sim/moves", json=back, headers=bearer()).is_success
+
+
+def test_the_order_page_of_a_waiting_limit_shows_it_and_cancels_it(page: Any, site: Site) -> None:
+    order_id = place_limit(site, "1.05")
+    page.goto(f"{site.live.http}/orders/{order_id}")
+    page.locator(".timeline .step.s-waiting").wait_for()
+    facts = page.locator(".facts").inner_text()
+    assert "USDC per JUP" in facts
+    assert "Waits until" in facts
+    page.locator(f"#gap-{order_id}").filter(has_text="% away").wait_for()
+    shoot(page, "limit-order.png")
+    page.click("#order-detail button.cancel")
+    page.locator("#order-detail .badge.s-cancelled").wait_for()
+    assert page.locator("#order-detail button.cancel").count() == 0
+    assert page.locator(".timeline .step strong").all_inner_texts()[-1] == "cancelled"

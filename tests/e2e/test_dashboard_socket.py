@@ -7,11 +7,11 @@ import re
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from tests.builders import order_body
 from tests.e2e.conftest import Live
+from tests.support.access import connect
 
 ROW = re.compile(r'<tr id="order-([0-9a-f-]{36})" data-status="(\w+)"')
 

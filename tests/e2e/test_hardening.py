@@ -12,12 +12,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from app.settings import Settings
 from tests.builders import order_body
 from tests.e2e.conftest import Live
+from tests.support.access import bearer, connect
 from tests.support.db import query
 from tests.support.processes import start_web
 
@@ -128,7 +128,7 @@ def test_requests_that_fail_validation_do_not_use_up_the_rate_limit(
     strict_web: tuple[str, Settings],
 ) -> None:
     address, settings = strict_web
-    with httpx.Client(base_url=f"http://{address}") as client:
+    with httpx.Client(base_url=f"http://{address}", headers=bearer()) as client:
         for _ in range(settings.order_rate_limit * 2):
             bad = client.post("/api/orders/execute", json=order_body(amount="lots"))
             assert bad.status_code == 400
@@ -139,7 +139,7 @@ def test_a_rate_limited_form_post_says_so_instead_of_looking_like_success(
     strict_web: tuple[str, Settings],
 ) -> None:
     address, settings = strict_web
-    with httpx.Client(base_url=f"http://{address}") as client:
+    with httpx.Client(base_url=f"http://{address}", headers=bearer()) as client:
         page = client.get("/")
         token = page.text.split('name="_csrf_token" value="', 1)[1].split('"', 1)[0]
         form = {"_csrf_token": token, "type": "market", "tokenIn": "SOL", "tokenOut": "USDC",
@@ -168,7 +168,7 @@ def test_maximum_size_requests_do_not_stall_the_process(live: Live) -> None:
     assert len(body) < 64 * 1024
 
     async def run() -> tuple[float, float]:
-        async with httpx.AsyncClient(base_url=live.http, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=live.http, timeout=30, headers=bearer()) as client:
             idle = statistics.median(await _time_healthz(client, 30))
             stop = asyncio.Event()
 
@@ -216,7 +216,7 @@ def test_a_firehose_client_that_stops_reading_is_dropped_and_others_keep_going(
     placed: list[str] = []
     try:
         with (
-            httpx.Client(base_url=f"http://{address}") as api,
+            httpx.Client(base_url=f"http://{address}", headers=bearer()) as api,
             connect(f"ws://{address}/api/orders/ws") as healthy,
         ):
             deadline = time.monotonic() + 60

@@ -8,11 +8,12 @@ from typing import Any
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 from websockets.typing import Origin
 
 from tests.builders import order_body
 from tests.e2e.conftest import Live
+from tests.support.access import connect
 from tests.support.waiting import wait_until
 
 TERMINAL = {"confirmed", "failed"}

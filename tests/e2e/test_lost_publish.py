@@ -13,6 +13,7 @@ from app.ids import uuid7
 from app.runtime import Runtime
 from tests.builders import order_request
 from tests.e2e.conftest import Live
+from tests.support.access import bearer
 
 S = OrderStatus
 
@@ -22,7 +23,7 @@ async def test_events_committed_without_a_publish_still_reach_the_watcher(
 ) -> None:
     # Stored but never queued or announced: nothing but the database knows what follows.
     order_id = (await runtime.store.create(uuid7(), order_request(), "test")).order.id
-    async with connect(f"{live.ws}/api/orders/{order_id}/ws") as ws:
+    async with connect(f"{live.ws}/api/orders/{order_id}/ws", additional_headers=bearer()) as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert first["status"] == "pending"
         # Commit the rest as a worker would, then "lose" every publish.

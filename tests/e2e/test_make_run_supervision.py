@@ -18,6 +18,7 @@ import redis
 from app.infra.embedded import free_port
 from tests.builders import order_body
 from tests.e2e.test_make_run import healthy, leftovers, start
+from tests.support.access import bearer
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ class Engine:
         self.base = f"http://127.0.0.1:{self.port}"
         # Every order must confirm: no simulated venue failures.
         self.run = start(self.data_dir, self.port, output=self.log, MOCK_FAILURE_RATE="0")
-        self.http = httpx.Client(base_url=self.base, timeout=10)
+        self.http = httpx.Client(base_url=self.base, timeout=10, headers=bearer())
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -15,6 +15,7 @@ from app.domain.status import TERMINAL, OrderStatus
 from app.runtime import Runtime
 from app.settings import Settings
 from tests.builders import order_body
+from tests.support.access import bearer
 from tests.support.ledger import fills
 from tests.support.processes import Process, start_web, start_worker
 from tests.support.waiting import eventually
@@ -24,7 +25,7 @@ ORDERS = 40
 
 async def read_all(url: str) -> list[dict[str, Any]]:
     events = []
-    async with connect(url) as ws:
+    async with connect(url, additional_headers=bearer()) as ws:
         try:
             async for message in ws:
                 events.append(json.loads(message))
@@ -48,9 +49,9 @@ async def test_two_webs_two_workers_one_killed_nothing_lost(
         processes += [web_a, web_b]
 
         async with (
-            httpx.AsyncClient(base_url=f"http://{address_a}") as a,
-            httpx.AsyncClient(base_url=f"http://{address_b}") as b,
-            connect(f"ws://{address_b}/api/orders/ws") as firehose,
+            httpx.AsyncClient(base_url=f"http://{address_a}", headers=bearer()) as a,
+            httpx.AsyncClient(base_url=f"http://{address_b}", headers=bearer()) as b,
+            connect(f"ws://{address_b}/api/orders/ws", additional_headers=bearer()) as firehose,
         ):
             first = (await a.post("/api/orders/execute", json=order_body())).json()["orderId"]
             # Posted to A, watched on B.

@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 
-from app.db.feed import EventFeed, Horizon, Snapshot
+from app.db.feed import EventFeed, Horizon, Round
 from app.ids import uuid7
 from app.runtime import Runtime
 from tests.builders import order_request
@@ -17,24 +17,28 @@ async def place(runtime: Runtime) -> str:
     return notice.order.id
 
 
-def test_a_horizon_needs_a_later_snapshot_and_waits_for_what_was_in_flight() -> None:
+def test_a_horizon_waits_for_every_transaction_older_than_the_next_round() -> None:
     horizon = Horizon()
-    assert horizon.observe(Snapshot(100, ()), issued=10) is None  # nothing to pair it with yet
-    # Transaction 100 was running when 10 was read (it may hold id 9): 10 is not final.
-    assert horizon.observe(Snapshot(100, (100,)), issued=12) is None
+    assert horizon.observe(Round(xmin=90, issued=10, xact=100)) is None
+    # Whoever holds an id ≤ 10 began before this round's transaction, 105.
+    assert horizon.observe(Round(xmin=95, issued=12, xact=105)) is None
     assert horizon.behind
-    # 100 still runs: neither 10 nor 12 is final.
-    assert horizon.observe(Snapshot(100, (100, 103)), issued=15) is None
-    # 100 finished (xmin moved past it); 103 still runs, so 12 is not final yet.
-    assert horizon.observe(Snapshot(103, (103,)), issued=15) == 10
-    # Nothing in flight: everything read before this snapshot is final.
-    assert horizon.observe(Snapshot(110, ()), issued=16) == 15
-    assert horizon.behind  # 16 awaits the next round
+    # 95..104 may still run: 10 is not final yet.
+    assert horizon.observe(Round(xmin=104, issued=15, xact=110)) is None
+    # Everything older than 105 has finished: 10 is final; 12 waits for 110.
+    assert horizon.observe(Round(xmin=105, issued=15, xact=111)) == 10
+    assert horizon.observe(Round(xmin=120, issued=16, xact=121)) == 15
+    assert horizon.behind  # 15 and 16 await later rounds
 
 
-def test_snapshots_parse_from_postgresql_text() -> None:
-    assert Snapshot.parse("745:752:745,750") == Snapshot(745, (745, 750))
-    assert Snapshot.parse("752:752:") == Snapshot(752, ())
+def test_an_empty_in_flight_list_is_not_taken_for_nothing_running() -> None:
+    # PostgreSQL's "753:753:" lists nothing in flight, yet 753 may be running (a
+    # transaction newer than the newest finished one is left out of the list).
+    horizon = Horizon()
+    horizon.observe(Round(xmin=753, issued=224, xact=754))
+    horizon.observe(Round(xmin=753, issued=224, xact=755))
+    assert horizon.observe(Round(xmin=753, issued=224, xact=756)) is None
+    assert horizon.observe(Round(xmin=757, issued=225, xact=758)) == 224
 
 
 async def test_events_behind_an_open_transaction_are_held_back_until_it_commits(
@@ -98,3 +102,31 @@ async def test_paging_the_feed_while_orders_run_misses_nothing_and_repeats_nothi
     assert seen == stored
     assert len(seen) == len(set(seen))
     assert len(stored) >= 40 * 4
+
+
+async def test_a_writer_newer_than_every_finished_transaction_still_holds_the_horizon(
+    runtime: Runtime,
+) -> None:
+    feed = EventFeed(runtime.db)
+    held_order = await place(runtime)
+    await feed.settled()
+    slow = await asyncpg.connect(runtime.settings.database_url)
+    try:
+        tx = slow.transaction()
+        await tx.start()
+        # Nothing else writes meanwhile: this writer is the newest transaction there is,
+        # and PostgreSQL's in-flight list would leave it out.
+        held = await slow.fetchval(
+            "WITH o AS (UPDATE orders SET last_seq = last_seq + 1 WHERE id = $1 RETURNING *)"
+            " INSERT INTO order_events (order_id, seq, status, at, attempt)"
+            " SELECT id, last_seq, 'routing', now(), 1 FROM o RETURNING id",
+            held_order,
+        )
+        for _ in range(5):
+            horizon = await feed.advance()
+            assert horizon is not None
+            assert horizon < held, "the horizon passed a transaction still in flight"
+        await tx.commit()
+    finally:
+        await slow.close()
+    assert await asyncio.wait_for(feed.settled(), 5) >= held

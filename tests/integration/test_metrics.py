@@ -11,6 +11,7 @@ from app.runtime import Runtime, open_runtime
 from app.settings import Settings
 from app.web.app import create_app
 from tests.builders import order_body
+from tests.support.access import signed
 
 
 async def test_counts_and_histograms_add_up_across_flushes(runtime: Runtime) -> None:
@@ -44,7 +45,7 @@ async def execute_and_flush(settings: Settings, order_id: str) -> None:
 
 
 def test_the_metrics_endpoint_reports_the_pipeline(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         order_id = client.post("/api/orders/execute", json=order_body()).json()["orderId"]
         client.blocking_portal.call(execute_and_flush, settings, order_id)
         text = client.get("/metrics").text

@@ -14,14 +14,15 @@ from litestar.testing import TestClient
 
 from app.domain.routing import Quote, QuoteResult
 from app.domain.status import OrderStatus
-from app.domain.tokens import Market
+from app.domain.tokens import Market, Pair, Side
 from app.ids import uuid7
 from app.runtime import Runtime, open_runtime
 from app.settings import Settings
-from app.venues.base import BuiltTx, SwapIntent, TxReceipt, TxState, Venue
+from app.venues.base import BuiltTx, Pricing, SwapIntent, TxReceipt, TxState, Venue
 from app.venues.simulated import SimulatedVenue
 from app.web.app import create_app
 from tests.builders import order_body, order_request
+from tests.support.access import signed
 
 
 class FixedPriceVenue:
@@ -35,6 +36,9 @@ class FixedPriceVenue:
 
     def pairs(self) -> frozenset[str]:
         return frozenset({"SOL/USDC"})
+
+    async def pricing(self, pair: Pair) -> Pricing | None:
+        return FixedPricing(self) if pair.symbol in self.pairs() else None
 
     async def quote(
         self, market: Market, amount_in: Decimal, *, order_id: str | None = None, attempt: int = 0
@@ -62,6 +66,22 @@ class FixedPriceVenue:
 
     async def find(self, order_id: str) -> TxReceipt | None:
         return self.ledger.get(order_id)
+
+
+class FixedPricing:
+    def __init__(self, venue: FixedPriceVenue) -> None:
+        self.venue = venue
+
+    @property
+    def dex(self) -> str:
+        return self.venue.name
+
+    def quote(self, market: Market, amount_in: Decimal) -> QuoteResult:
+        out = market.token_out.floor(amount_in * self.venue.PRICE)
+        return Quote(self.dex, amount_in, out, Decimal(0), Decimal(0), Decimal(0))
+
+    def marginal(self, side: Side) -> Decimal:
+        return self.venue.PRICE
 
 
 FIXED = FixedPriceVenue()
@@ -94,7 +114,7 @@ async def test_an_order_routes_to_the_replacement_when_it_pays_more(swapped: Run
 
 
 def test_the_api_lists_the_configured_venues_not_the_simulators(settings: Settings) -> None:
-    with TestClient(create_app(settings, venues=replace_meteora)) as client:
+    with signed(TestClient(create_app(settings, venues=replace_meteora))) as client:
         pairs = {p["symbol"]: p["venues"] for p in client.get("/api/tokens").json()["pairs"]}
         assert pairs["SOL/USDC"] == ["raydium", "fixedswap"]
         assert pairs["USDC/USDT"] == []

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from app.domain.order import Order
 from app.domain.problems import Problem
+from app.domain.tokens import Market
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,12 @@ class OrderKind(Protocol):
 
     def first_bound(self, order: Order, best_out: Decimal) -> Decimal:
         """The least the order accepts, given the first routing's best quote."""
+        ...
+
+    def placed_bound(
+        self, market: Market, amount: Decimal, terms: Mapping[str, str]
+    ) -> Decimal | None:
+        """The least the order accepts, when its terms fix it at placement (else None)."""
         ...
 
 

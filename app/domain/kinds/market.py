@@ -10,6 +10,7 @@ from app.domain.kinds import TermField
 from app.domain.order import Order
 from app.domain.problems import Problem
 from app.domain.routing import min_received
+from app.domain.tokens import Market
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,11 @@ class MarketKind:
 
     def first_bound(self, order: Order, best_out: Decimal) -> Decimal:
         return min_received(best_out, order.slippage_bps, order.token_out)
+
+    def placed_bound(
+        self, market: Market, amount: Decimal, terms: Mapping[str, str]
+    ) -> Decimal | None:
+        return None  # set by the first quote
 
 
 KIND = MarketKind()

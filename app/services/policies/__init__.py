@@ -23,6 +23,10 @@ class ExecutionPolicy(Protocol):
         """Take a `pending` order its first step."""
         ...
 
+    async def price_gone(self, run: Run, reason: str) -> None:
+        """No venue meets the order's bound (at routing, or at the fill): fail, or wait again."""
+        ...
+
 
 def _discover() -> dict[str, ExecutionPolicy]:
     found: dict[str, ExecutionPolicy] = {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.domain.failures import ExecutionError, FailureKind
+
 if TYPE_CHECKING:
     from app.services.execution import Run
 
@@ -13,6 +15,9 @@ class MarketPolicy:
 
     async def start(self, run: Run) -> None:
         await run.attempt(1)
+
+    async def price_gone(self, run: Run, reason: str) -> None:
+        raise ExecutionError(FailureKind.SLIPPAGE_EXCEEDED, reason)
 
 
 POLICY = MarketPolicy()

@@ -48,11 +48,15 @@ class Best(msgspec.Struct, rename="camel"):
     amount_out: str
     min_received: str
     """What the order would accept at worst, given `slippageBps`."""
+    price: str
+    """The best quote's price, quote token per base token."""
 
 
 class QuoteBoard(msgspec.Struct, rename="camel"):
     token_in: str
     token_out: str
+    pair: str
+    """The pair, `base/quote`: prices are quote per base."""
     amount: str
     slippage_bps: int
     quotes: list[QuoteView]
@@ -110,11 +114,15 @@ def quote_board(board: Board) -> QuoteBoard:
     best = None
     if board.best is not None and board.min_received is not None:
         best = Best(
-            board.best.dex, amount(board.best.amount_out) or "0", amount(board.min_received) or "0"
+            board.best.dex,
+            amount(board.best.amount_out) or "0",
+            amount(board.min_received) or "0",
+            amount(board.price) or "0",
         )
     return QuoteBoard(
         token_in=request.market.token_in.symbol,
         token_out=request.market.token_out.symbol,
+        pair=request.market.pair.symbol,
         amount=amount(request.amount) or "0",
         slippage_bps=request.slippage_bps,
         quotes=[QuoteView.of(r) for r in board.results],

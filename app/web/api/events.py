@@ -9,7 +9,9 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
+from app.domain.access import Scope
 from app.events.schema import OrderEvent
+from app.web.auth import Caller, requires
 from app.web.context import Web
 from app.web.errors import ERRORS_FOR_READS
 from app.web.strict import StrictRequest
@@ -29,10 +31,11 @@ class EventsController(Controller):
     path = "/api/events"
     tags = ["orders"]
 
-    @get("/", responses=ERRORS_FOR_READS)
+    @get("/", responses=ERRORS_FOR_READS, guards=[requires(Scope.READ)])
     async def feed(
         self,
         web: Web,
+        principal: Caller,
         after: Annotated[
             int,
             QueryParameter(ge=0, le=2**62, description="Events with an eventId above this"),
@@ -46,6 +49,7 @@ class EventsController(Controller):
         """
         async with asyncio.timeout(web.settings.db_timeout_seconds):
             horizon = await web.feed.horizon()
-        items = await web.feed.read(after, horizon, limit) if after < horizon else []
+        owner = principal.owner_filter
+        items = await web.feed.read(after, horizon, limit, owner) if after < horizon else []
         next_after = items[-1].event_id if items else after
         return EventPage(items, next_after, f"/api/events?after={next_after}&limit={limit}")

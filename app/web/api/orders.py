@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException, TooManyRequestsException
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from app.domain.access import Scope
 from app.domain.kinds import KINDS
 from app.domain.problems import InvalidOrder, shown
 from app.domain.requests import (
     AMOUNT_PATTERN,
+    CLIENT_ORDER_ID_PATTERN,
     DEFAULT_SLIPPAGE_BPS,
+    IDEMPOTENCY_KEY_PATTERN,
     MAX_AMOUNT_CHARS,
     MAX_SLIPPAGE_BPS,
     MIN_SLIPPAGE_BPS,
@@ -26,8 +30,9 @@ from app.domain.tokens import TOKENS
 from app.events.schema import OrderEvent, OrderView
 from app.metrics import METRICS
 from app.web import intake
+from app.web.auth import Caller, requires
 from app.web.context import Web
-from app.web.errors import ERRORS_FOR_READS, ERRORS_FOR_WRITES, NOT_FOUND, UNAVAILABLE
+from app.web.errors import ERRORS_FOR_READS, ERRORS_FOR_WRITES, NOT_FOUND, PLACING
 from app.web.filters import MAX_PAGE, parse_filter
 from app.web.strict import StrictRequest
 
@@ -78,6 +83,16 @@ class OrderBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_o
             examples=["market"],
         ),
     ] = "market"
+    client_order_id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=CLIENT_ORDER_ID_PATTERN,
+                description="Your own reference for the order, unique among your orders.",
+            ),
+        ]
+        | None
+    ) = None
     slippage_bps: Annotated[
         int,
         msgspec.Meta(
@@ -98,6 +113,7 @@ class OrderBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_o
             "tokenOut": self.token_out,
             "amount": text,
             "slippageBps": self.slippage_bps,
+            "clientOrderId": self.client_order_id,
         }
         for info in msgspec.structs.fields(self):
             value = getattr(self, info.name)
@@ -147,6 +163,11 @@ class OrderDetail(msgspec.Struct, rename="camel"):
     links: Links
 
 
+class CancelledOrder(msgspec.Struct, rename="camel"):
+    order: OrderView
+    links: Links
+
+
 class OrderPage(msgspec.Struct, rename="camel"):
     items: list[OrderView]
     next_cursor: str | None
@@ -171,18 +192,36 @@ class OrdersController(Controller):
     path = "/api/orders"
     tags = ["orders"]
 
-    @post("/execute", status_code=HTTP_201_CREATED, responses=ERRORS_FOR_WRITES)
+    @post(
+        "/execute",
+        status_code=HTTP_201_CREATED,
+        responses=PLACING,
+        guards=[requires(Scope.TRADE)],
+    )
     async def execute(
-        self, request: Request[Any, Any, Any], data: JSONBody[ExecuteOrder], web: Web
-    ) -> PlacedOrder:
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ExecuteOrder],
+        web: Web,
+        principal: Caller,
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Idempotency-Key",
+                pattern=IDEMPOTENCY_KEY_PATTERN,
+                description="Retry safely: the same key and body replay the first answer.",
+            ),
+        ] = None,
+    ) -> Response[PlacedOrder]:
         """Place an order. It is stored as `pending` and executed by a worker."""
+        fields = data.fields()
         try:
-            order_request = intake.order_request(data.fields())
+            order_request = intake.order_request(fields)
         except InvalidOrder as error:
             METRICS.count("oee_orders_rejected_total", reason="invalid")
             raise intake.invalid(error, "body") from None
-        # Only a valid order uses up the client's allowance.
-        verdict = await web.limiter.check(client_of(request))
+        # Only a valid order uses up the key's allowance.
+        verdict = await web.limiter.check(principal.key_id, principal.rate_limit)
         if not verdict.allowed:
             METRICS.count("oee_orders_rejected_total", reason="rate_limited")
             raise TooManyRequestsException(
@@ -190,23 +229,52 @@ class OrdersController(Controller):
                 f"retry in {verdict.headers['Retry-After']}s",
                 headers=verdict.headers,
             )
-        order = OrderView.of(await web.desk.place(order_request, client_of(request)))
-        return PlacedOrder(order.order_id, order.status, order, links(order.order_id))
+        client, owner = client_of(request), principal.key_id
+        if idempotency_key is None:
+            order, repeat = await web.desk.place(order_request, client, owner=owner), False
+        else:
+            placed = await web.desk.place_once(
+                order_request, client, owner=owner, idempotency_key=idempotency_key, fields=fields
+            )
+            order, repeat = placed.order, placed.repeat
+        view = OrderView.of(order)
+        body = PlacedOrder(view.order_id, view.status, view, links(view.order_id))
+        headers = {"Idempotent-Replayed": "true"} if repeat else {}
+        return Response(body, status_code=HTTP_201_CREATED, headers=headers)
 
-    @get("/{order_id:str}", responses={**NOT_FOUND, **UNAVAILABLE})
-    async def detail(self, order_id: FromPath[str], web: Web) -> OrderDetail:
+    @post(
+        "/{order_id:str}/cancel",
+        status_code=HTTP_200_OK,
+        responses={**NOT_FOUND, **ERRORS_FOR_WRITES},
+        guards=[requires(Scope.TRADE)],
+    )
+    async def cancel(self, order_id: FromPath[str], web: Web, principal: Caller) -> CancelledOrder:
+        """Cancel an order still `pending` or `waiting`. Again: the same answer. An order
+        already executing (or ended) is `409`, with its status: it was not cancelled."""
+        order = await web.desk.cancel(order_id, principal.owner_filter)
+        if order is None:
+            raise NotFoundException(detail=f"no order with id {shown(order_id)}")
+        return CancelledOrder(OrderView.of(order), links(order.id))
+
+    @get(
+        "/{order_id:str}",
+        responses={**NOT_FOUND, **ERRORS_FOR_READS},
+        guards=[requires(Scope.READ)],
+    )
+    async def detail(self, order_id: FromPath[str], web: Web, principal: Caller) -> OrderDetail:
         """One order and every event of its lifecycle, in seq order."""
-        order = await web.orders.order(order_id)
+        order = await web.orders.order(order_id, principal.owner_filter)
         if order is None:
             raise NotFoundException(detail=f"no order with id {shown(order_id)}")
         events = await web.orders.events(order.id)
         return OrderDetail(OrderView.of(order), events, links(order.id))
 
-    @get("/", responses=ERRORS_FOR_READS)
+    @get("/", responses=ERRORS_FOR_READS, guards=[requires(Scope.READ)])
     async def index(
         self,
         request: Request[Any, Any, Any],
         web: Web,
+        principal: Caller,
         status: Annotated[
             list[str] | None, QueryParameter(description="One or more statuses (repeat or comma)")
         ] = None,
@@ -223,6 +291,10 @@ class OrdersController(Controller):
             str | None, QueryParameter(name="to", description="ISO date (inclusive) or datetime")
         ] = None,
         cursor: FromQuery[str | None] = None,
+        client_order_id: Annotated[
+            str | None,
+            QueryParameter(name="clientOrderId", pattern=CLIENT_ORDER_ID_PATTERN),
+        ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
     ) -> OrderPage:
         """Orders, newest first, a page at a time (`nextCursor` continues)."""
@@ -238,6 +310,7 @@ class OrdersController(Controller):
             limit=limit,
             venues=web.catalog.venue_names,
         )
+        where = replace(where, owner=principal.owner_filter, client_order_id=client_order_id)
         page = await web.orders.page(where)
         next_url = None
         if page.next_cursor:

@@ -1,0 +1,144 @@
+"""The limit trigger against real PostgreSQL and Redis: one leader, each order fired once,
+and nothing lost when the index is (or a worker's entry never got) written."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+
+import pytest
+
+from app.db.orders import Move
+from app.domain.status import OrderStatus
+from app.domain.tokens import find_market
+from app.ids import uuid7
+from app.infra.migrate import drop_database, migrate, with_database
+from app.runtime import Runtime, open_runtime
+from app.services.trigger import Trigger
+from app.settings import Settings
+from tests.builders import order_request
+from tests.support.infra import Infra
+from tests.support.waiting import eventually
+
+S = OrderStatus
+pytestmark = pytest.mark.usefixtures("empty_db")
+
+
+@pytest.fixture(scope="module")
+def own_database(infra: Infra) -> Iterator[str]:
+    """A database of these tests' own: a trigger taking the lead (here, or in the workers
+    other tests leave running) indexes every waiting order in its database."""
+    url = with_database(infra.database_url, f"oee_trigger_{secrets.token_hex(4)}")
+    asyncio.run(migrate(url))
+    yield url
+    asyncio.run(drop_database(url))
+
+
+@pytest.fixture
+async def runtime(settings: Settings, own_database: str) -> AsyncIterator[Runtime]:
+    opened = await open_runtime(settings.replace(database_url=own_database))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def waiting_limit(runtime: Runtime, limit_price: str, *, index: bool = True) -> str:
+    """A limit order selling 1 SOL for USDC, stored and moved to `waiting` as a worker does."""
+    request = order_request(type="limit", slippage_bps=None, terms={"limitPrice": limit_price})
+    order = (await runtime.store.create(uuid7(), request, "test")).order
+    if index:
+        await runtime.executor.execute(order.id)  # the limit policy: wait, and join the index
+    else:  # as if the worker died between storing `waiting` and indexing the order
+        await runtime.store.transition(order.id, Move(S.PENDING, 1, S.WAITING, 1))
+    return order.id
+
+
+def another_trigger(runtime: Runtime) -> Trigger:
+    """A second trigger, as a second worker process has."""
+    return Trigger(
+        store=runtime.store,
+        publisher=runtime.publisher,
+        queue=runtime.queue,
+        index=runtime.limits,
+        venues=runtime.venues,
+        redis=runtime.redis,
+        namespace=runtime.settings.queue_name,
+    )
+
+
+async def price_now(runtime: Runtime) -> Decimal:
+    market = find_market("SOL", "USDC")
+    assert market is not None
+    board = await runtime.quoter.board(order_request(amount=Decimal(1)))
+    assert board.price is not None
+    return board.price
+
+
+async def statuses(runtime: Runtime, order_id: str) -> list[OrderStatus]:
+    return [event.status for event in await runtime.store.events(order_id)]
+
+
+async def test_only_one_trigger_leads_and_another_takes_over_when_it_stops(
+    runtime: Runtime,
+) -> None:
+    first, second = runtime.trigger, another_trigger(runtime)
+    await first.tick()
+    await second.tick()
+    assert (first.leading, second.leading) == (True, False)
+
+    # The leader dies (it stops renewing): the other leads once the lease runs out.
+    async def second_leads() -> bool:
+        await second.tick()
+        return second.leading
+
+    await eventually(second_leads, timeout=10, what="the second trigger to take over")
+    await first.tick()
+    assert not first.leading, "the old leader finds the lease taken and stands down"
+
+
+async def test_two_triggers_scanning_at_once_start_each_crossed_order_once(
+    runtime: Runtime,
+) -> None:
+    below = str((await price_now(runtime) * Decimal("0.5")).quantize(Decimal("0.01")))
+    orders = [await waiting_limit(runtime, below) for _ in range(20)]
+    queued_before = await runtime.queue.live(orders)
+    assert queued_before == set()
+
+    # Both act as if they led (a lease is a hint; the compare-and-set is the guarantee).
+    await asyncio.gather(runtime.trigger.scan(), another_trigger(runtime).scan())
+
+    for order_id in orders:
+        assert await statuses(runtime, order_id) == [S.PENDING, S.WAITING, S.ROUTING]
+    assert await runtime.queue.live(orders) == set(orders)
+    assert await runtime.limits.size() == 0
+
+
+async def test_a_new_leader_rebuilds_the_index_from_the_database(runtime: Runtime) -> None:
+    below = str((await price_now(runtime) * Decimal("0.5")).quantize(Decimal("0.01")))
+    far = str((await price_now(runtime) * Decimal("3")).quantize(Decimal("0.01")))
+    crossed, waits = await waiting_limit(runtime, below), await waiting_limit(runtime, far)
+    await runtime.limits.clear()  # Redis lost the index (a restart without persistence)
+
+    await runtime.trigger.tick()  # takes the lead: rebuilds, then scans
+
+    assert await statuses(runtime, crossed) == [S.PENDING, S.WAITING, S.ROUTING]
+    assert await statuses(runtime, waits) == [S.PENDING, S.WAITING]
+    assert await runtime.limits.size() == 1
+
+
+async def test_an_order_a_dying_worker_never_indexed_is_found_while_the_leader_leads(
+    runtime: Runtime,
+) -> None:
+    await runtime.trigger.tick()  # already leading: no rebuild will come
+    below = str((await price_now(runtime) * Decimal("0.5")).quantize(Decimal("0.01")))
+    lost = await waiting_limit(runtime, below, index=False)
+    assert await runtime.limits.size() == 0, "nothing indexed it"
+
+    async def started() -> bool:
+        await runtime.trigger.tick()
+        return S.ROUTING in await statuses(runtime, lost)
+
+    await eventually(started, timeout=10, what="the leader to find the unindexed order")
