@@ -95,16 +95,24 @@ async def open_runtime(
     concurrency: int = WEB_CONCURRENCY,
     venues: VenueOverrides | None = None,
     session_secret: str = "",
+    patient: bool = False,
 ) -> Runtime:
     """Connect to PostgreSQL and Redis and wire the services; `close()` undoes it.
 
     Pools are sized from `concurrency`, the orders or requests this process serves at
-    once; beyond that, callers wait for a connection (bounded by a timeout).
+    once; beyond that, callers wait for a connection (bounded by a timeout). `patient`: a
+    worker's jobs, which nobody waits on, wait longer for a PostgreSQL connection than a
+    request does (most of a job heartbeat): a busy pool delays them rather than fails them.
     """
     db = Database(
         settings.database_url,
         max_size=min(concurrency + 2, settings.db_pool_size),
         timeout=settings.db_timeout_seconds,
+        acquire_timeout=(
+            max(settings.db_timeout_seconds, 0.8 * settings.job_heartbeat_seconds)
+            if patient
+            else None
+        ),
     )
     await db.start()
     redis = redis_client(

@@ -19,7 +19,9 @@ TRIGGER_TICK_SECONDS = 0.2
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
-        runtime = await open_runtime(settings, concurrency=settings.worker_concurrency)
+        runtime = await open_runtime(
+            settings, concurrency=settings.worker_concurrency, patient=True
+        )
         ctx["runtime"] = runtime
         ctx["loops"] = [
             # At start-up, then every interval: nothing stays stuck if Redis lost the queue.

@@ -21,12 +21,20 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, min_size: int = 2, max_size: int = 10, timeout: float = 5.0
+        self,
+        url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        timeout: float = 5.0,
+        acquire_timeout: float | None = None,
     ) -> None:
         self.engine = PostgresEngine(config={"dsn": url}, log_queries=False)
         self._pool_size = (min(min_size, max_size), max_size)
         self.timeout = timeout
-        """Seconds a statement may run, and a caller may wait for a connection."""
+        """Seconds a statement may run (and, by default, a caller may wait for a connection)."""
+        self.acquire_timeout = acquire_timeout or timeout
+        """Seconds a caller may wait for a pooled connection."""
 
     async def start(self) -> None:
         low, high = self._pool_size
@@ -55,28 +63,28 @@ class Database:
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         METRICS.count("oee_db_statements_total")
-        async with self.pool.acquire(timeout=self.timeout) as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             return list(await conn.fetch(sql, *args))
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         METRICS.count("oee_db_statements_total")
-        async with self.pool.acquire(timeout=self.timeout) as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             return await conn.fetchrow(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         METRICS.count("oee_db_statements_total")
-        async with self.pool.acquire(timeout=self.timeout) as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             return await conn.fetchval(sql, *args)
 
     async def execute(self, sql: str, *args: Any) -> str:
         METRICS.count("oee_db_statements_total")
-        async with self.pool.acquire(timeout=self.timeout) as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             return str(await conn.execute(sql, *args))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """Statements that commit together (each counted like any other)."""
-        async with self.pool.acquire(timeout=self.timeout) as conn, conn.transaction():
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn, conn.transaction():
             yield Connection(conn)
 
     @contextlib.asynccontextmanager
@@ -91,7 +99,7 @@ class Database:
         to read. Only a COMMIT that got no answer is in doubt, and that is said: it
         raises `CommitUnanswered`.
         """
-        async with self.pool.acquire(timeout=self.timeout) as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             tx = conn.transaction()
             try:
                 await tx.start()

@@ -13,7 +13,7 @@ from app.settings import Settings
 from app.web.app import create_app
 from tests.builders import settings_for
 from tests.support.access import bearer, signed
-from tests.support.infra import Infra
+from tests.support.infra import Infra, fresh_database
 from tests.support.processes import start_web, start_worker
 
 
@@ -41,21 +41,23 @@ class Live:
 
 @pytest.fixture(scope="session")
 def live(infra: Infra) -> Iterator[Live]:
-    settings = settings_for(
-        infra,
-        # Enough simulated latency that a watcher sees steps arrive one by one.
-        mock_latency_scale=0.1,
-        mock_seed=7,
-        reconcile_interval_seconds=30.0,
-        queue_name="e2e-live",
-    )
-    worker = start_worker(settings)
-    web, address = start_web(settings)
-    try:
-        yield Live(address, settings)
-    finally:
-        web.stop()
-        worker.stop()
+    with fresh_database(infra, "oee_test_live") as database_url:
+        settings = settings_for(
+            infra,
+            database_url=database_url,
+            # Enough simulated latency that a watcher sees steps arrive one by one.
+            mock_latency_scale=0.1,
+            mock_seed=7,
+            reconcile_interval_seconds=30.0,
+            queue_name="e2e-live",
+        )
+        worker = start_worker(settings)
+        web, address = start_web(settings)
+        try:
+            yield Live(address, settings)
+        finally:
+            web.stop()
+            worker.stop()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from app.settings import Settings
 from tests.builders import order_body, order_request, settings_for
 from tests.e2e.conftest import Live
 from tests.support.access import ADMIN_KEY, bearer
-from tests.support.infra import Infra
+from tests.support.infra import Infra, fresh_database
 from tests.support.processes import Process, start_web, start_worker
 from tests.support.waiting import wait_until
 
@@ -51,9 +51,10 @@ def chromium() -> Iterator[Any]:
 class Site:
     """A web process and a worker with steps slow enough to watch, and a restartable web."""
 
-    def __init__(self, infra: Infra) -> None:
+    def __init__(self, infra: Infra, database_url: str) -> None:
         self.settings = settings_for(
             infra,
+            database_url=database_url,
             mock_latency_scale=0.5,
             mock_seed=11,
             reconcile_interval_seconds=30.0,
@@ -75,9 +76,10 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(infra: Infra) -> Iterator[Site]:
-    running = Site(infra)
-    yield running
-    running.stop()
+    with fresh_database(infra, "oee_test_browser") as database_url:
+        running = Site(infra, database_url)
+        yield running
+        running.stop()
 
 
 @pytest.fixture

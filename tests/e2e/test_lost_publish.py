@@ -10,7 +10,7 @@ from websockets.asyncio.client import connect
 from app.db.orders import Move
 from app.domain.status import OrderStatus
 from app.ids import uuid7
-from app.runtime import Runtime
+from app.runtime import Runtime, open_runtime
 from tests.builders import order_request
 from tests.e2e.conftest import Live
 from tests.support.access import bearer
@@ -18,9 +18,15 @@ from tests.support.access import bearer
 S = OrderStatus
 
 
-async def test_events_committed_without_a_publish_still_reach_the_watcher(
-    live: Live, runtime: Runtime
-) -> None:
+async def test_events_committed_without_a_publish_still_reach_the_watcher(live: Live) -> None:
+    runtime = await open_runtime(live.settings)
+    try:
+        await watch_what_was_never_published(live, runtime)
+    finally:
+        await runtime.close()
+
+
+async def watch_what_was_never_published(live: Live, runtime: Runtime) -> None:
     # Stored but never queued or announced: nothing but the database knows what follows.
     order_id = (await runtime.store.create(uuid7(), order_request(), "test")).order.id
     async with connect(f"{live.ws}/api/orders/{order_id}/ws", additional_headers=bearer()) as ws:

@@ -6,10 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,13 +17,13 @@ import httpx
 import pytest
 
 from app.domain.status import OrderStatus
-from app.infra.migrate import drop_database, with_database
 from app.runtime import open_runtime
 from app.settings import Settings
 from tests.builders import order_body, order_request
 from tests.e2e.conftest import Live
 from tests.support.access import bearer
 from tests.support.db import query
+from tests.support.infra import Infra, fresh_database
 from tests.support.processes import start_worker
 from tests.support.waiting import wait_until
 
@@ -170,16 +167,10 @@ def test_bad_subscriptions_are_refused(api: httpx.Client) -> None:
 
 
 @pytest.fixture
-def own_database(settings: Settings) -> Iterator[Settings]:
+def own_database(infra: Infra, settings: Settings) -> Iterator[Settings]:
     """A database of its own, so only this test's workers deliver its webhooks."""
-    url = with_database(settings.database_url, f"oee_test_hooks_{secrets.token_hex(3)}")
-    # Piccolo binds one database per process: migrate this one in a process of its own.
-    env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "app.infra.migrate"], env=env, check=True)
-    try:
+    with fresh_database(infra, "oee_test_hooks") as url:
         yield settings.replace(database_url=url, queue_name=f"hooks-{secrets.token_hex(3)}")
-    finally:
-        asyncio.run(drop_database(url))
 
 
 def test_a_worker_killed_mid_delivery_loses_nothing(

@@ -4,7 +4,6 @@ and nothing lost when the index is (or a worker's entry never got) written."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 
@@ -14,12 +13,11 @@ from app.db.orders import Move
 from app.domain.status import OrderStatus
 from app.domain.tokens import find_market
 from app.ids import uuid7
-from app.infra.migrate import drop_database, migrate, with_database
 from app.runtime import Runtime, open_runtime
 from app.services.trigger import Trigger
 from app.settings import Settings
 from tests.builders import order_request
-from tests.support.infra import Infra
+from tests.support.infra import Infra, fresh_database
 from tests.support.waiting import eventually
 
 S = OrderStatus
@@ -28,12 +26,10 @@ pytestmark = pytest.mark.usefixtures("empty_db")
 
 @pytest.fixture(scope="module")
 def own_database(infra: Infra) -> Iterator[str]:
-    """A database of these tests' own: a trigger taking the lead (here, or in the workers
-    other tests leave running) indexes every waiting order in its database."""
-    url = with_database(infra.database_url, f"oee_trigger_{secrets.token_hex(4)}")
-    asyncio.run(migrate(url))
-    yield url
-    asyncio.run(drop_database(url))
+    """A database of these tests' own: a trigger taking the lead indexes every waiting
+    order in its database."""
+    with fresh_database(infra, "oee_test_trigger") as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -45,6 +47,27 @@ def private_infra(tmp: Path) -> Iterator[Infra]:
             redis_url = server.start()
             cleanup.callback(server.stop)
         yield Infra(database_url, redis_url)
+
+
+@contextlib.contextmanager
+def fresh_database(infra: Infra, prefix: str) -> Iterator[str]:
+    """A migrated database of its own on this run's server, dropped afterwards.
+
+    For a deployment that runs workers: their limit trigger and reconciler act on every
+    order in their database, so two deployments sharing one would take each other's.
+    """
+    url = with_database(infra.database_url, f"{prefix}_{secrets.token_hex(4)}")
+    _run(migrate(url))
+    try:
+        yield url
+    finally:
+        _run(drop_database(url))
+
+
+def _run(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` to its end, also from a thread whose event loop is running (Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, work).result()
 
 
 @contextlib.contextmanager
