@@ -32,7 +32,7 @@ from app.services.webhooks import Courier, Webhooks
 from app.settings import Settings
 from app.venues.base import Venue
 from app.venues.clock import Clock
-from app.venues.market import SimulatedMarket
+from app.venues.simulator import Simulator
 from app.venues.simulated import SimulatedVenue, build_venues
 
 VenueOverrides = Callable[[dict[str, SimulatedVenue]], Mapping[str, Venue]]
@@ -44,7 +44,7 @@ class Runtime:
     settings: Settings
     db: Database
     redis: Redis
-    market: SimulatedMarket
+    simulator: Simulator
     simulated: dict[str, SimulatedVenue]
     """The simulator's venues, for its own controls (faults, ledger, price moves)."""
     venues: Mapping[str, Venue]
@@ -118,15 +118,15 @@ async def open_runtime(
     redis = redis_client(
         settings.redis_url, connections=connections_for(concurrency), decode_responses=True
     )
-    market = SimulatedMarket(
+    simulator = Simulator(
         redis,
         seed=settings.mock_seed,
         failure_rate=settings.mock_failure_rate,
         latency_scale=settings.mock_latency_scale,
         clock=clock,
     )
-    await market.open()
-    simulated = build_venues(market)
+    await simulator.open()
+    simulated = build_venues(simulator)
     trading: Mapping[str, Venue] = venues(simulated) if venues else simulated
     store = OrderStore(db)
     policy = JobPolicy.for_latency(settings.mock_latency_scale, settings.job_heartbeat_seconds)
@@ -144,7 +144,7 @@ async def open_runtime(
         settings=settings,
         db=db,
         redis=redis,
-        market=market,
+        simulator=simulator,
         simulated=simulated,
         venues=trading,
         store=store,
@@ -166,7 +166,7 @@ async def open_runtime(
         courier=Courier(WebhookStore(db)),
         catalog=VenueCatalog(trading),
         limits=limits,
-        sim=SimControls(market),
+        sim=SimControls(simulator),
         trigger=Trigger(
             store=store,
             publisher=publisher,

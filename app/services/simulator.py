@@ -6,13 +6,13 @@ from decimal import Decimal
 
 from app.domain.moves import PriceMove
 from app.domain.tokens import Pair
-from app.venues.market import SimulatedMarket
+from app.venues.simulator import Simulator
 
 
 class SimControls:
-    def __init__(self, market: SimulatedMarket) -> None:
-        self._market = market
+    def __init__(self, simulator: Simulator) -> None:
+        self._simulator = simulator
 
     async def move(self, pair: Pair, bps: int, hold_seconds: int) -> PriceMove:
         """Shift `pair`'s reference price on every venue by `bps`, hold it, then let it go."""
-        return await self._market.move(pair, Decimal(bps), Decimal(hold_seconds))
+        return await self._simulator.move(pair, Decimal(bps), Decimal(hold_seconds))

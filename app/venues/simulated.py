@@ -21,7 +21,7 @@ from app.venues.base import BuiltTx, Pricing, SwapIntent, TxReceipt, TxState
 from app.venues.catalog import PAIR_DRIFT, VENUES, VenueSpec
 from app.venues.chaos import ADVERSE_MOVE_BPS, Fault, FaultScript, Step
 from app.venues.landing import PoolLanding
-from app.venues.market import SimulatedMarket, pool_fields, pool_state
+from app.venues.simulator import Simulator, pool_fields, pool_state
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _CENT = Decimal("0.01")
@@ -30,19 +30,19 @@ _CENT = Decimal("0.01")
 class SimulatedVenue:
     """One simulated DEX. Implements `app.venues.base.Venue`."""
 
-    def __init__(self, spec: VenueSpec, market: SimulatedMarket) -> None:
+    def __init__(self, spec: VenueSpec, simulator: Simulator) -> None:
         self.name = spec.name
         self.spec = spec
-        self.market = market
+        self.simulator = simulator
         self._landings: dict[str, PoolLanding] = {}
 
     # -- prices -------------------------------------------------------------------------
 
     def target_price(self, pair: Pair, t: Decimal) -> Decimal:
         """Where arbitrage pulls this venue's pool: the market price, off by a little."""
-        market = self.market.drift(pair.symbol, PAIR_DRIFT[pair.symbol])
-        local = self.market.drift(f"{self.name}:{pair.symbol}", self.spec.drift)
-        moved = self.market.shift(pair, t)
+        market = self.simulator.drift(pair.symbol, PAIR_DRIFT[pair.symbol])
+        local = self.simulator.drift(f"{self.name}:{pair.symbol}", self.spec.drift)
+        moved = self.simulator.shift(pair, t)
         return pair.reference_price * (market.at(t) + local.at(t) + moved).exp()
 
     def fee_rate(self, pair: Pair, state: PoolState, t: Decimal) -> Decimal:
@@ -58,23 +58,23 @@ class SimulatedVenue:
         return frozenset(self.spec.tvl_usd)
 
     async def pricing(self, pair: Pair) -> Pricing | None:
-        await self.market.fresh()
-        _, fields = await self.market.book.read_pool(self.name, pair.symbol, None, ())
+        await self.simulator.fresh()
+        _, fields = await self.simulator.book.read_pool(self.name, pair.symbol, None, ())
         if not fields:
             return None
-        return PoolPricing(self, pair, pool_state(fields), self.market.now())
+        return PoolPricing(self, pair, pool_state(fields), self.simulator.now())
 
     async def quote(
         self, market: Market, amount_in: Decimal, *, order_id: str | None = None, attempt: int = 0
     ) -> QuoteResult:
-        await self.market.chaos.delay(Step.QUOTE, order_id, attempt, self.name)
-        await self.market.fresh()
-        fault, fields = await self.market.book.read_pool(
+        await self.simulator.chaos.delay(Step.QUOTE, order_id, attempt, self.name)
+        await self.simulator.fresh()
+        fault, fields = await self.simulator.book.read_pool(
             self.name, market.pair.symbol, order_id, self._fault_fields(Step.QUOTE, attempt)
         )
         if order_id is not None and (
             fault == Fault.TIMEOUT
-            or self.market.chaos.fails(order_id, attempt, Step.QUOTE, self.name)
+            or self.simulator.chaos.fails(order_id, attempt, Step.QUOTE, self.name)
         ):
             return QuoteFailure(self.name, FailureKind.RPC_TIMEOUT, "quote request timed out")
         state = pool_state(fields) if fields else None
@@ -82,14 +82,14 @@ class SimulatedVenue:
             return QuoteFailure(
                 self.name, FailureKind.NO_ROUTE, f"no {market.pair.symbol} pool on {self.name}"
             )
-        return self._price(market, amount_in, state, self.market.now())
+        return self._price(market, amount_in, state, self.simulator.now())
 
     async def build(self, intent: SwapIntent) -> BuiltTx:
-        await self.market.chaos.delay(Step.BUILD, intent.order_id, intent.attempt, self.name)
-        scripted = await self.market.faults.take(
+        await self.simulator.chaos.delay(Step.BUILD, intent.order_id, intent.attempt, self.name)
+        scripted = await self.simulator.faults.take(
             intent.order_id, Step.BUILD, intent.attempt, self.name
         )
-        if scripted is Fault.TIMEOUT or self.market.chaos.fails(
+        if scripted is Fault.TIMEOUT or self.simulator.chaos.fails(
             intent.order_id, intent.attempt, Step.BUILD, self.name
         ):
             raise ExecutionError(
@@ -100,8 +100,8 @@ class SimulatedVenue:
 
     async def submit(self, tx: BuiltTx) -> TxReceipt:
         intent = tx.intent
-        await self.market.chaos.delay(Step.SUBMIT, intent.order_id, intent.attempt, self.name)
-        chaos = self.market.chaos
+        await self.simulator.chaos.delay(Step.SUBMIT, intent.order_id, intent.attempt, self.name)
+        chaos = self.simulator.chaos
         random_fault = chaos.fails(intent.order_id, intent.attempt, Step.SUBMIT)
         if random_fault and chaos.roll("lost", intent.order_id, intent.attempt) < 0.5:
             raise ExecutionError(FailureKind.RPC_TIMEOUT, f"{self.name}: sendTransaction timed out")
@@ -116,9 +116,9 @@ class SimulatedVenue:
         return _receipt(entry)
 
     async def status(self, tx_hash: str, *, wait: float = 0) -> TxReceipt | None:
-        await self.market.fresh()
+        await self.simulator.fresh()
         while True:
-            found = await self.market.book.read_tx(self.name, tx_hash)
+            found = await self.simulator.book.read_tx(self.name, tx_hash)
             if found is None:
                 return None
             order_id, entry = found
@@ -126,23 +126,23 @@ class SimulatedVenue:
                 return _superseded(tx_hash)
             if entry["state"] != TxState.PENDING:
                 return _receipt(entry)
-            remaining = float(entry["land_at"]) - self.market.clock.now()
+            remaining = float(entry["land_at"]) - self.simulator.clock.now()
             if remaining <= 0:
                 return await self._land(order_id, tx_hash, entry["pair"])
             if wait <= 0:
                 return _receipt(entry)
             # Wait as long as allowed; a caller that gets `pending` back has waited.
             pause = min(wait, remaining)
-            await self.market.clock.sleep(pause)
+            await self.simulator.clock.sleep(pause)
             wait -= pause
 
     async def find(self, order_id: str) -> TxReceipt | None:
-        entry = await self.market.book.entry(self.name, order_id)
+        entry = await self.simulator.book.entry(self.name, order_id)
         return _receipt(entry) if entry else None
 
     async def fills(self, order_id: str) -> int:
         """How many times this venue executed a swap for our order (never more than one)."""
-        return int((await self.market.book.entry(self.name, order_id)).get("fills", 0))
+        return int((await self.simulator.book.entry(self.name, order_id)).get("fills", 0))
 
     # -- internals ----------------------------------------------------------------------
 
@@ -174,11 +174,11 @@ class SimulatedVenue:
     async def _record(self, tx: BuiltTx) -> tuple[str, str | None, dict[str, str]]:
         """Put the transaction in the ledger, unless one for this order is live or landed."""
         intent = tx.intent
-        chaos = self.market.chaos
+        chaos = self.simulator.chaos
         tx_hash = _base58(self._digest("tx", intent.order_id, intent.attempt, 64))
         land = chaos.latency(Step.LAND, intent.order_id, intent.attempt, self.name)
         dropped = chaos.fails(intent.order_id, intent.attempt, Step.LAND, self.name)
-        return await self.market.book.record(
+        return await self.simulator.book.record(
             self.name,
             intent.order_id,
             tx_hash,
@@ -187,10 +187,10 @@ class SimulatedVenue:
             {
                 "tx": tx_hash,
                 "attempt": str(intent.attempt),
-                "land_at": repr(self.market.clock.now() + land),
+                "land_at": repr(self.simulator.clock.now() + land),
                 "drop": str(int(dropped)),
                 "pair": intent.market.pair.symbol,
-                "pool": self.market.pool_key(self.name, intent.market.pair),
+                "pool": self.simulator.pool_key(self.name, intent.market.pair),
                 "side": intent.market.side.value,
                 "amount_in": str(intent.amount_in),
                 "min_out": str(intent.min_out),
@@ -200,17 +200,17 @@ class SimulatedVenue:
     async def _land(self, order_id: str, tx_hash: str, pair_symbol: str) -> TxReceipt:
         """Settle a due transaction exactly once: drop it, reject it, or fill it."""
         pair = PAIRS_BY_SYMBOL[pair_symbol]
-        pool_key = self.market.pool_key(self.name, pair)
+        pool_key = self.simulator.pool_key(self.name, pair)
         landing = self._landings.get(pool_key)
         if landing is None:
             landing = self._landings[pool_key] = PoolLanding(
-                self.market.book,
+                self.simulator.book,
                 pool_key,
                 lambda entry, pool: self._settle(entry, pair, pool),
                 pool_fields,
                 pool_state,
             )
-        settled = await landing.land(self.market.book.ledger_key(self.name, order_id), tx_hash)
+        settled = await landing.land(self.simulator.book.ledger_key(self.name, order_id), tx_hash)
         if settled.get("tx") != tx_hash:
             return _superseded(tx_hash)
         return _receipt(settled)
@@ -224,7 +224,7 @@ class SimulatedVenue:
                 "failure": FailureKind.BLOCKHASH_EXPIRED.value,
                 "reason": f"{self.name}: transaction not landed before its blockhash expired",
             }, None
-        t = self.market.now()
+        t = self.simulator.now()
         market = Market(pair, Side(entry["side"]))
         if entry["adverse"] == "1":
             # A trade ahead of ours pushed the price the wrong way for us.
@@ -258,7 +258,7 @@ class SimulatedVenue:
         }, filled
 
     def _digest(self, kind: str, order_id: str, attempt: int, size: int) -> bytes:
-        material = f"{kind}|{self.name}|{order_id}|{attempt}|{self.market.seed}".encode()
+        material = f"{kind}|{self.name}|{order_id}|{attempt}|{self.simulator.seed}".encode()
         return blake2b(material, digest_size=size).digest()
 
 
@@ -285,8 +285,8 @@ class PoolPricing:
         return spot * (1 - fee) if side is Side.SELL_BASE else spot / (1 - fee)
 
 
-def build_venues(market: SimulatedMarket) -> dict[str, SimulatedVenue]:
-    return {spec.name: SimulatedVenue(spec, market) for spec in VENUES}
+def build_venues(simulator: Simulator) -> dict[str, SimulatedVenue]:
+    return {spec.name: SimulatedVenue(spec, simulator) for spec in VENUES}
 
 
 def _receipt(entry: dict[str, str]) -> TxReceipt:

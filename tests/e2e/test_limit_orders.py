@@ -202,7 +202,7 @@ def test_a_fill_that_misses_the_limit_waits_again_and_fills_on_the_next_crossing
     async def adverse_landing() -> None:
         runtime = await open_runtime(live.settings)
         try:
-            await runtime.market.faults.plan(order_id, Step.LAND, Fault.ADVERSE)
+            await runtime.simulator.faults.plan(order_id, Step.LAND, Fault.ADVERSE)
         finally:
             await runtime.close()
 

@@ -39,7 +39,7 @@ async def test_the_queue_retries_a_transient_failure_with_backoff(
     runtime: Runtime, empty_db: None
 ) -> None:
     order = await runtime.desk.place(order_request(), "test")  # no worker yet: it waits queued
-    await runtime.market.faults.plan(order.id, Step.BUILD, Fault.TIMEOUT)
+    await runtime.simulator.faults.plan(order.id, Step.BUILD, Fault.TIMEOUT)
     worker = start_worker(runtime.settings)
     try:
         done = await finished(runtime, order.id)

@@ -70,7 +70,7 @@ async def test_a_transient_failure_is_retried_as_attempt_two_with_its_cause(
     runtime: Runtime,
 ) -> None:
     order_id = await place(runtime)
-    await runtime.market.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT)
+    await runtime.simulator.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT)
     with pytest.raises(RetryLater, match="timed out"):
         await runtime.executor.execute(order_id)
     waiting = await runtime.store.get(order_id)
@@ -91,7 +91,7 @@ async def test_a_lost_submit_answer_resumes_the_sent_transaction_not_a_new_one(
     runtime: Runtime,
 ) -> None:
     order_id = await place(runtime)
-    await runtime.market.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT_AFTER_SEND)
+    await runtime.simulator.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT_AFTER_SEND)
     with pytest.raises(RetryLater):
         await runtime.executor.execute(order_id)
     assert await runtime.executor.execute(order_id) is S.CONFIRMED
@@ -104,7 +104,7 @@ async def test_a_dropped_transaction_is_replaced_and_only_the_new_one_fills(
     runtime: Runtime,
 ) -> None:
     order_id = await place(runtime)
-    await runtime.market.faults.plan(order_id, Step.LAND, Fault.DROP)
+    await runtime.simulator.faults.plan(order_id, Step.LAND, Fault.DROP)
     with pytest.raises(RetryLater, match="blockhash expired"):
         await runtime.executor.execute(order_id)
     assert await runtime.executor.execute(order_id) is S.CONFIRMED
@@ -117,7 +117,7 @@ async def test_a_dropped_transaction_is_replaced_and_only_the_new_one_fills(
 
 async def test_slippage_fails_at_once_with_the_reason(runtime: Runtime) -> None:
     order_id = await place(runtime, slippage_bps=50)
-    await runtime.market.faults.plan(order_id, Step.LAND, Fault.ADVERSE)
+    await runtime.simulator.faults.plan(order_id, Step.LAND, Fault.ADVERSE)
     assert await runtime.executor.execute(order_id) is S.FAILED
     events = await history(runtime, order_id)
     assert statuses(events)[-1] == (S.FAILED, 1)
@@ -139,7 +139,7 @@ async def test_too_large_an_order_fails_for_liquidity_without_retrying(runtime: 
 async def test_it_gives_up_after_three_attempts(runtime: Runtime) -> None:
     order_id = await place(runtime)
     for attempt in (1, 2, 3):
-        await runtime.market.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT, attempt=attempt)
+        await runtime.simulator.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT, attempt=attempt)
     for _ in range(2):
         with pytest.raises(RetryLater):
             await runtime.executor.execute(order_id)
@@ -156,8 +156,8 @@ async def test_a_retry_never_fills_below_the_bound_set_by_the_first_quote(
     """Attempt 1 quotes Raydium and its send times out; attempt 2 hears only Meteora, whose
     offer is far below the first quote: the order fails rather than fill below the bound."""
     order_id = await place(runtime, amount="2000", slippage_bps=1)
-    await runtime.market.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT, venue="raydium")
-    await runtime.market.faults.plan(
+    await runtime.simulator.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT, venue="raydium")
+    await runtime.simulator.faults.plan(
         order_id, Step.QUOTE, Fault.TIMEOUT, attempt=2, venue="raydium"
     )
     with pytest.raises(RetryLater, match="timed out"):
@@ -184,7 +184,7 @@ async def test_a_retry_that_meets_the_bound_fills_and_keeps_the_first_quote(
     runtime: Runtime,
 ) -> None:
     order_id = await place(runtime, slippage_bps=100)
-    await runtime.market.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT)
+    await runtime.simulator.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT)
     with pytest.raises(RetryLater):
         await runtime.executor.execute(order_id)
     assert await runtime.executor.execute(order_id) is S.CONFIRMED
@@ -299,8 +299,8 @@ async def test_out_of_attempts_a_sent_transaction_is_settled_not_abandoned(
     """The venue took the transaction but its answer was lost, on the last attempt."""
     order_id = await place(runtime)
     for attempt in (1, 2):
-        await runtime.market.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT, attempt=attempt)
-    await runtime.market.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT_AFTER_SEND, attempt=3)
+        await runtime.simulator.faults.plan(order_id, Step.BUILD, Fault.TIMEOUT, attempt=attempt)
+    await runtime.simulator.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT_AFTER_SEND, attempt=3)
     for _ in range(2):
         with pytest.raises(RetryLater):
             await runtime.executor.execute(order_id)

@@ -17,7 +17,7 @@ from app.domain.tokens import Market, find_market
 from app.settings import Settings
 from app.venues.base import SwapIntent, TxState
 from app.venues.chaos import Fault, Step
-from app.venues.market import SimulatedMarket
+from app.venues.simulator import Simulator
 from app.venues.simulated import SimulatedVenue, build_venues
 from tests.support.clock import FakeClock
 
@@ -40,8 +40,8 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 
 async def open_market(
     redis: Redis, *, seed: int = 42, failure_rate: float = 0.0, clock: FakeClock | None = None
-) -> SimulatedMarket:
-    market = SimulatedMarket(
+) -> Simulator:
+    market = Simulator(
         redis,
         seed=seed,
         failure_rate=failure_rate,

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from app.domain.market import Drift
+from app.domain.drift import Drift
 from app.domain.pool import PoolState
 from app.domain.tokens import TOKENS, Side, executed_price, find_market
 

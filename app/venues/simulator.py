@@ -1,7 +1,9 @@
-"""What all simulated venues of a process share: seed, market clock, drift, chaos, the book.
+"""The simulator: what all simulated venues of a process share — the seed, the clock of
+the simulated market, drift, price moves, chaos and the book (pools and ledger).
 
-Every process that opens the market agrees on one seed and one opening time (kept in
-Redis), so every worker sees the same prices at the same moment.
+Every process that opens it agrees on one seed and one opening time (kept in Redis), so
+every worker sees the same prices at the same moment. ("Market" alone, in this code base,
+is a pair and a side: `app.domain.tokens.Market`.)
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from decimal import Decimal
 
 from redis.asyncio import Redis
 
-from app.domain.market import Drift
+from app.domain.drift import Drift
 from app.domain.moves import PriceMove, shift_at
 from app.domain.pool import PoolState
 from app.domain.tokens import PAIRS_BY_SYMBOL, TOKENS, Pair
@@ -24,7 +26,7 @@ from app.venues.clock import Clock, SystemClock
 _TENTH = Decimal("0.1")
 
 
-class SimulatedMarket:
+class Simulator:
     """What the simulated venues of a process share: seed, market clock, drift, chaos."""
 
     def __init__(
