@@ -14,8 +14,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check app jobs tests bench
-	$(BIN)/ruff format --check app jobs tests bench
+	$(BIN)/ruff check app jobs tests bench chaos
+	$(BIN)/ruff format --check app jobs tests bench chaos
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

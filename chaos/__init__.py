@@ -6,7 +6,12 @@ a steady rate, injects its faults at seeded moments (SIGKILL of workers or the w
 process, Redis or PostgreSQL restarted, PostgreSQL frozen with SIGSTOP), probes every
 endpoint while a server is down, waits for every order to settle, then checks what must
 hold from the database and the venues' ledger: nothing lost, nothing doubled, no seq
-gaps, one fill per confirmed order, no `201` without a stored row, and recovery.
+gaps, one fill per confirmed order, no `201` without a stored row, nothing stored for a
+`503`, a `504` only while PostgreSQL is going and always naming its order (stored or
+not, both counted), every stored event on the firehose once, and recovery.
+
+Each run makes a fresh admin key (the engine's ADMIN_API_KEY); every request and socket
+handshake of the harness carries it as `Authorization: Bearer`.
 
     python -m chaos --seed 7 --orders 1000 --scenario all
 """

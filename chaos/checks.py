@@ -2,10 +2,15 @@
 
 Orders: every `201` has a stored row; every stored order ends in exactly one terminal
 event with seqs 1..n; fills from the venues' ledger are 1 for a confirmed order and 0
-for a failed one; a confirmed order got at least its minimum. Outages: while PostgreSQL
-is out, POST answers 503 with Retry-After (never 201) and /healthz 503; while Redis is
-out, endpoints answer 503 with Retry-After or serve; sockets close with 1011/1013 or
-serve; a 5xx other than 503 is never right. Every fault is followed by recovery.
+for a failed one; a confirmed order got at least its minimum; a `503` stored nothing.
+Outages: while PostgreSQL is out, POST answers 503 with Retry-After (never 201), or 504
+with Retry-After and `extra.orderId` when the COMMIT itself went unanswered (that order
+may or may not exist: both are counted), and /healthz 503; while Redis is out,
+endpoints answer 503 with Retry-After or serve; sockets close with 1013 or serve; a 5xx
+other than those is never right, nor is a 504 outside a PostgreSQL outage. Every
+request carries the harness's admin key: a 401 or 403 is never right, outage or not (a
+key that cannot be looked up is the engine's 503, not the caller's fault). Every fault
+is followed by recovery.
 """
 
 from __future__ import annotations
@@ -24,9 +29,13 @@ HEALTH = "GET /healthz"
 NEEDS_DATABASE = (POST, "GET /api/orders/{id}", HEALTH)
 """Endpoints that cannot answer but 503 while PostgreSQL is out, within its timeouts."""
 HELD_SAMPLE = 5
-WS_FINE = {"served", "open", "close 1000", "close 1011", "close 1013", "refused 503", "timeout"}
+IN_DOUBT = "504+Retry-After+orderId"
+"""A new order whose COMMIT got no answer: it may or may not be stored; the body names it."""
+WS_FINE = {"served", "open", "close 1000", "close 1013", "refused 503", "timeout"}
+"""How a socket may go during an outage: served, or closed "try again later" (1013); the
+engine no longer closes with 1011 (internal error) when a server is out."""
 ALLOWED: dict[tuple[str, str], set[str]] = {
-    ("postgres", POST): {"503+Retry-After", "timeout"},
+    ("postgres", POST): {"503+Retry-After", IN_DOUBT, "timeout"},
     ("redis", POST): {"201", "503+Retry-After", "timeout"},
 }
 """Outcomes allowed inside an outage window, by (server, endpoint); see `allowed`."""
@@ -57,12 +66,16 @@ class Findings:
     bad_fills: list[str] = field(default_factory=list)
     bound: list[str] = field(default_factory=list)
     refused_stored: list[str] = field(default_factory=list)
-    """Answered 503 with Retry-After (an invitation to retry), yet stored: a client that
-    does retry trades twice."""
+    """Answered 503 (with Retry-After, an invitation to retry: "nothing was done"), yet
+    stored: a client that does retry trades twice."""
     unknown_rows: list[str] = field(default_factory=list)
     """Stored orders no POST of ours made."""
     unacknowledged: list[str] = field(default_factory=list)
     """Stored, though the POST got no answer (a timeout, a dropped connection): fine."""
+    in_doubt_stored: list[str] = field(default_factory=list)
+    """Answered 504 naming this order, and it was stored (the COMMIT did happen): fine."""
+    in_doubt_absent: list[str] = field(default_factory=list)
+    """Answered 504 naming this order, and nothing was stored: fine."""
     messages: list[str] = field(default_factory=list)
 
     def violations(self) -> list[str]:
@@ -73,7 +86,7 @@ class Findings:
             ("seq gaps (or status ≠ last event)", self.gaps),
             ("fills ≠ 1 when confirmed / 0 when failed", self.bad_fills),
             ("amount out below min out", self.bound),
-            ("answered 503 + Retry-After, yet stored", self.refused_stored),
+            ("answered 503, yet stored", self.refused_stored),
             ("stored without any POST", self.unknown_rows),
         ]
         found = [f"{what}: {len(ids)} ({', '.join(ids[:5])})" for what, ids in named if ids]
@@ -92,14 +105,27 @@ def check_orders(stored: Stored, posts: Sequence[Post], findings: Findings) -> N
     by_key: dict[OrderKey, Post] = {key_of(p.body): p for p in posts}
     findings.no_row += sorted(accepted - stored.orders.keys())
     findings.lost += sorted(accepted - stored.orders.keys())
+    stored_keys = {order.key for order in stored.orders.values()}
+    for answered in posts:
+        if answered.status == 504 and answered.in_doubt is None:
+            findings.messages.append(f"POST {answered.n} answered 504 without extra.orderId")
+        elif answered.in_doubt is not None and key_of(answered.body) not in stored_keys:
+            findings.in_doubt_absent.append(answered.in_doubt)
     for order_id, order in sorted(stored.orders.items()):
         post = by_key.get(order.key)
         if post is None:
             findings.unknown_rows.append(order_id)
         elif post.order_id not in (None, order_id):
             findings.messages.append(f"order {order_id} has the amount of {post.order_id}")
-        elif post.order_id is None and post.outcome == "503+Retry-After":
+        elif post.order_id is None and post.status == 503:
             findings.refused_stored.append(order_id)
+        elif post.in_doubt is not None:
+            if post.in_doubt == order_id:
+                findings.in_doubt_stored.append(order_id)
+            else:
+                findings.messages.append(
+                    f"order {order_id} stored for a 504 that named order {post.in_doubt}"
+                )
         elif post.order_id is None:
             findings.unacknowledged.append(order_id)
         if not order.terminal:
@@ -170,15 +196,44 @@ def judge_outages(
                     f"back ({min(held):.1f} to {max(held):.1f}s, then {after}), none answered "
                     f"within the {db_timeout:g}s statement / connection timeouts"
                 )
-    # Whenever: a 5xx other than 503 is a bug, and so is a 503 that gives no Retry-After.
+    # Whenever: a 5xx other than 503 is a bug, and so is a 503 that gives no Retry-After;
+    # a POST's 504 (naming its order) only while PostgreSQL was going, out or coming back.
+    postgres = [
+        (f.started, f.ended or float("inf")) for f in faults if f.server == "postgres" and f.started
+    ]
     anywhere: Counter[tuple[str, str]] = Counter()
-    for endpoint, _, _, outcome in seen:
+    for endpoint, sent_at, answered, outcome in seen:
         healthy_503 = outcome == "503" and endpoint == HEALTH
-        if outcome[:1] == "5" and outcome != "503+Retry-After" and not healthy_503:
+        in_doubt = (
+            endpoint == POST
+            and outcome == IN_DOUBT
+            and any(sent_at <= end and answered >= start for start, end in postgres)
+        )
+        if outcome[:1] == "5" and outcome != "503+Retry-After" and not (healthy_503 or in_doubt):
             anywhere[endpoint, outcome] += 1
     for (endpoint, outcome), n in sorted(anywhere.items()):
         findings.messages.append(f"{endpoint} answered {outcome} ({n} times)")
     return table
+
+
+UNAUTHORISED = ("401", "403", "refused 401", "refused 403")
+
+
+def check_access(
+    posts: Sequence[Post], probes: Sequence[Probe], firehose: Firehose, findings: Findings
+) -> None:
+    """Every request carries the admin key: the engine must never turn one away."""
+    turned_away = Counter(
+        [(POST, p.outcome) for p in posts if p.outcome in UNAUTHORISED]
+        + [(p.endpoint, p.outcome) for p in probes if p.outcome in UNAUTHORISED]
+    )
+    for how, n in firehose.closes.items():
+        if how in UNAUTHORISED:
+            turned_away["WS /api/orders/ws (firehose)", how] += n
+    for (endpoint, outcome), n in sorted(turned_away.items()):
+        findings.messages.append(
+            f"{endpoint} answered {outcome} ({n} times) to a request with the admin key"
+        )
 
 
 def check_feed(stored: Stored, firehose: Firehose, findings: Findings) -> tuple[int, int]:

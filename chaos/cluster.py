@@ -9,6 +9,7 @@ their logs to the scenario's log file, with the harness's markers between them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -18,6 +19,8 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+import asyncpg
 
 from app.infra.embedded import free_port
 from app.infra.stack import RestartPolicy, Stack
@@ -31,31 +34,6 @@ POLICY = RestartPolicy(
     first_delay=0.25, max_delay=1.0, stable_after=5.0, max_crashes=10_000, window=60.0
 )
 """Restart at once, and never give up: the harness decides when a scenario failed."""
-
-
-@contextlib.contextmanager
-def migrations_of_our_own() -> Iterator[None]:
-    """Let `app.infra.migrate.migrate` reach this scenario's database.
-
-    It hands Piccolo the URL through DATABASE_URL in our environment, and Piccolo builds
-    its engine when `piccolo_conf` is first imported and keeps it (and its migrations
-    table keeps it too): a second engine started in one process would be migrated on the
-    first one's server. Forget both before, and put our environment back after.
-    """
-    from piccolo.apps.migrations.tables import Migration
-
-    before = os.environ.get("DATABASE_URL")
-    sys.modules.pop("piccolo_conf", None)
-    Migration._meta.db = None  # type: ignore[assignment]  # found again on next use
-    try:
-        yield
-    finally:
-        sys.modules.pop("piccolo_conf", None)
-        Migration._meta.db = None  # type: ignore[assignment]
-        if before is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = before
 
 
 class Supervisor:
@@ -107,7 +85,8 @@ class Cluster:
 
     def __init__(self, config: ChaosConfig, datadir: Path, log_path: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-        env.update(config.engine_env())
+        env.update(config.engine_env())  # ADMIN_API_KEY among them: the harness's key
+        self.config = config
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         self.stack = Stack(
             datadir=datadir,
@@ -130,6 +109,11 @@ class Cluster:
         return self.stack.url.replace("http", "ws", 1)
 
     @property
+    def auth_headers(self) -> dict[str, str]:
+        """`Authorization: Bearer <ADMIN_API_KEY>`: every request of the harness sends it."""
+        return self.config.auth_headers
+
+    @property
     def database_url(self) -> str:
         return self.stack.env["DATABASE_URL"]
 
@@ -140,10 +124,27 @@ class Cluster:
     def start(self) -> None:
         """Servers (embedded, always), migrations, web and workers; then supervision."""
         with self.children_output():
-            with migrations_of_our_own():
-                self.stack.start_servers()
+            self.stack.start_servers()
+            asyncio.run(self._check_migrated())
             self.stack.start_processes()
         self.supervisor.start()
+
+    async def _check_migrated(self) -> None:
+        """This scenario's own database was migrated (`app.infra.migrate.migrate` points
+        Piccolo at the URL it is given, even when an earlier scenario of this process
+        migrated another server): its migrations are recorded, and `orders` exists."""
+        conn = await asyncpg.connect(self.database_url, timeout=10)
+        try:
+            applied = await conn.fetchval("SELECT count(*) FROM migration")
+            tables = await conn.fetchval("SELECT to_regclass('orders') IS NOT NULL")
+        finally:
+            await conn.close()
+        if not applied or not tables:
+            raise RuntimeError(
+                f"the database at {self.database_url} was not migrated "
+                f"({applied} migrations recorded, orders table: {tables})"
+            )
+        log.debug("%s: %s migrations applied", self.database_url, applied)
 
     def stop(self) -> None:
         """Everything down, at once: the scenario's state has been read already, so web

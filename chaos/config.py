@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class ChaosConfig:
     """After the load and the faults, every order must be terminal within this long."""
     recovery_timeout: float = 60.0
     """After a fault ends, an order must confirm within this long."""
+    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    """The engine's ADMIN_API_KEY, and the key every request of the harness carries: made
+    afresh for each run (43 characters; the engine wants 32 or more). Never written to
+    the results."""
 
     @property
     def load_seconds(self) -> float:
@@ -50,9 +55,19 @@ class ChaosConfig:
     def replace(self, **changes: object) -> ChaosConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """What every request to the engine carries (its sockets' handshakes included)."""
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def public(self) -> dict[str, object]:
+        """The settings as the results record them: all but the key."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "api_key"}
+
     def engine_env(self) -> dict[str, str]:
         """The engine's settings for every process of a scenario."""
         return {
+            "ADMIN_API_KEY": self.api_key,
             "MOCK_SEED": str(self.seed),
             "MOCK_LATENCY_SCALE": repr(self.latency_scale),
             "MOCK_FAILURE_RATE": repr(self.failure_rate),

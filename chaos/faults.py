@@ -119,7 +119,7 @@ async def until(check: Callable[[], bool | Awaitable[bool]], what: str, within: 
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"not {what} within {within:g}s")
-        await asyncio.sleep(0.05)  # polling pace
+        await asyncio.sleep(0.05)  # wait-ok: polling interval of a condition wait
 
 
 def gone(pid: int) -> bool:
@@ -267,7 +267,7 @@ class Injector:
 async def _answers(cluster: Cluster) -> bool:
     try:
         async with (
-            aiohttp.ClientSession() as session,
+            aiohttp.ClientSession(headers=cluster.auth_headers) as session,
             session.get(f"{cluster.base_url}/healthz", timeout=aiohttp.ClientTimeout(total=2)),
         ):
             return True

@@ -71,15 +71,26 @@ class Post:
     """The HTTP status; None when no answer came (`error` says why)."""
     retry_after: str | None = None
     order_id: str | None = None
+    """The order placed: a `201`'s orderId."""
+    in_doubt: str | None = None
+    """The order a `504` names (`extra.orderId`): the COMMIT went unanswered, so it may
+    or may not exist."""
     error: str | None = None
 
     @property
     def outcome(self) -> str:
-        """`201`, `503+Retry-After`, `503`, `timeout`, `connection error` …"""
+        """`201`, `503+Retry-After`, `503`, `504+Retry-After+orderId`, `timeout`,
+        `connection error` …"""
         if self.status is None:
             return self.error or "no answer"
         if self.status == 503 and self.retry_after is not None:
             return "503+Retry-After"
+        if self.status == 504:
+            return (
+                "504"
+                + ("+Retry-After" if self.retry_after is not None else "")
+                + ("+orderId" if self.in_doubt is not None else "")
+            )
         return str(self.status)
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,7 +101,7 @@ class Post:
             "sent": self.sent,
             "answered": self.answered,
             "outcome": self.outcome,
-            "orderId": self.order_id,
+            "orderId": self.order_id or self.in_doubt,
         }
 
 
@@ -121,6 +132,8 @@ class Poster:
                 text = await response.text()
             if response.status == 201:
                 post.order_id = str(json.loads(text)["orderId"])
+            elif response.status == 504:
+                post.in_doubt = doubtful_order(text)
         except TimeoutError:
             post.error = "timeout"
         except aiohttp.ClientError as error:
@@ -128,6 +141,16 @@ class Poster:
             log.debug("POST %s: %s", n, error)
         post.answered = time.time()
         return post
+
+
+def doubtful_order(text: str) -> str | None:
+    """The orderId a 504 names in `extra.orderId`, if its body is the engine's error body."""
+    try:
+        extra = json.loads(text).get("extra")
+    except (ValueError, AttributeError):
+        return None
+    order_id = extra.get("orderId") if isinstance(extra, dict) else None
+    return str(order_id) if isinstance(order_id, str) and order_id else None
 
 
 async def steady_load(poster: Poster, orders: int, rate: float, in_flight: int) -> None:
@@ -147,7 +170,7 @@ async def steady_load(poster: Poster, orders: int, rate: float, in_flight: int) 
     for i, n in enumerate(numbers):
         delay = started + i / rate - time.monotonic()
         if delay > 0:
-            await asyncio.sleep(delay)  # pacing
+            await asyncio.sleep(delay)  # wait-ok: the load's steady rate
         await slots.acquire()
         tasks.append(asyncio.create_task(one(n)))
     await asyncio.gather(*tasks)
@@ -176,7 +199,7 @@ class Firehose:
             url = f"{self.ws_url}/api/orders/ws?since={self.last or 0}"
             how = await self._one_connection(session, url)
             self.closes[how] = self.closes.get(how, 0) + 1
-            await asyncio.sleep(0.2)  # reconnect pacing
+            await asyncio.sleep(0.2)  # wait-ok: reconnect pacing
 
     async def _one_connection(self, session: aiohttp.ClientSession, url: str) -> str:
         try:
@@ -197,7 +220,7 @@ class Firehose:
         while not event_ids <= set(self.received):
             if time.monotonic() > deadline:
                 return False
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # wait-ok: polling interval of a condition wait
         return True
 
 

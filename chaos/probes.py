@@ -151,11 +151,11 @@ async def recovery_seconds(
     while time.monotonic() < deadline:
         outcome, _ = await http_outcome(session, "GET", f"{base_url}/healthz")
         if outcome != "200":
-            await asyncio.sleep(0.1)  # polling pace
+            await asyncio.sleep(0.1)  # wait-ok: polling interval of a condition wait
             continue
         post = await poster.post("recovery probe")
         if post.order_id is None:
-            await asyncio.sleep(0.1)  # polling pace
+            await asyncio.sleep(0.1)  # wait-ok: polling interval of a condition wait
             continue
         while time.monotonic() < deadline:
             status = await order_status(session, base_url, post.order_id)
@@ -163,5 +163,5 @@ async def recovery_seconds(
                 return time.time() - since
             if status == "failed":  # a simulated venue failure: try another order
                 break
-            await asyncio.sleep(0.05)  # polling pace
+            await asyncio.sleep(0.05)  # wait-ok: polling interval of a condition wait
     return None

@@ -14,6 +14,7 @@ RESULTS = Path(__file__).parent / "results"
 
 SHORT = {
     "503+Retry-After": "503+RA",
+    "504+Retry-After+orderId": "504+RA+id",
     "connection error": "conn err",
 }
 """Shorter words for the table."""
@@ -65,8 +66,9 @@ def markdown(results: Sequence[ScenarioResult], config: ChaosConfig) -> str:
         "| scenario | faults | load POSTs: answers | accepted (201) "
         "| terminal (confirmed / failed) | lost | >1 terminal | seq gaps "
         "| fills 0 / 1 / >1 (wrong) | `201` w/o row "
-        "| 503 yet stored | firehose missed / repeated | recover s | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| 503 yet stored | 504: stored / not | firehose missed / repeated | recover s "
+        "| verdict |",
+        "| --- " * 15 + "|",
     ]
     for r in results:
         fills = f"{r.fills['0']} / {r.fills['1']} / {r.fills['>1']} ({r.bad_fills})"
@@ -74,6 +76,7 @@ def markdown(results: Sequence[ScenarioResult], config: ChaosConfig) -> str:
             f"| {r.scenario} | {_faults(r)} | {_outcomes(r.load_outcomes)} | {_accepted(r)} "
             f"| {r.terminal} ({r.confirmed} / {r.failed}) | {r.lost} | {r.doubled} | {r.gaps} "
             f"| {fills} | {r.no_row} | {r.refused_stored} "
+            f"| {r.in_doubt_stored} / {r.in_doubt_absent} "
             f"| {r.feed_missing} / {r.feed_repeated} | {_recovery(r)} "
             f"| {'**pass**' if r.passed else '**FAIL**'} |"
         )
@@ -102,7 +105,7 @@ def markdown(results: Sequence[ScenarioResult], config: ChaosConfig) -> str:
 def write(results: Sequence[ScenarioResult], config: ChaosConfig, out: Path = RESULTS) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {
-        "config": config.__dict__,
+        "config": config.public(),
         "passed": all(r.passed for r in results),
         "scenarios": [r.as_dict() for r in results],
     }

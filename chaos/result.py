@@ -10,6 +10,7 @@ from typing import Any
 
 from chaos.checks import (
     Findings,
+    check_access,
     check_faults,
     check_feed,
     check_orders,
@@ -46,6 +47,10 @@ class ScenarioResult:
     bad_fills: int
     no_row: int
     refused_stored: int
+    in_doubt_stored: int
+    """POSTs answered 504 (`extra.orderId`) whose order was stored after all."""
+    in_doubt_absent: int
+    """POSTs answered 504 whose order was not stored."""
     feed_missing: int
     feed_repeated: int
     recovery_seconds: list[float]
@@ -56,7 +61,8 @@ class ScenarioResult:
     violations: list[str] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     posts: list[tuple[int, str, float, float, str, str | None]] = field(default_factory=list)
-    """Every POST: (n, source, sent, seconds to answer, outcome, orderId)."""
+    """Every POST: (n, source, sent, seconds to answer, outcome, orderId: the one a 201
+    placed or a 504 named)."""
 
     @property
     def passed(self) -> bool:
@@ -104,6 +110,7 @@ def build(
     check_orders(stored, posts, findings)
     outage = judge_outages(faults, posts, probes, findings, db_timeout)
     missing, repeated = check_feed(stored, firehose, findings)
+    check_access(posts, probes, firehose, findings)
     recovery(faults, posts, stored)
     check_faults(faults, findings)
     load = [p for p in posts if p.source == "load"]
@@ -136,6 +143,8 @@ def build(
         bad_fills=len(findings.bad_fills),
         no_row=len(findings.no_row),
         refused_stored=len(findings.refused_stored),
+        in_doubt_stored=len(findings.in_doubt_stored),
+        in_doubt_absent=len(findings.in_doubt_absent),
         feed_missing=missing,
         feed_repeated=repeated,
         recovery_seconds=[round(f.recovery, 2) for f in faults if f.recovery is not None],
@@ -145,7 +154,14 @@ def build(
         seconds=round(seconds, 1),
         violations=findings.violations(),
         posts=[
-            (p.n, p.source, round(p.sent, 3), round(p.answered - p.sent, 3), p.outcome, p.order_id)
+            (
+                p.n,
+                p.source,
+                round(p.sent, 3),
+                round(p.answered - p.sent, 3),
+                p.outcome,
+                p.order_id or p.in_doubt,
+            )
             for p in posts
         ],
     )

@@ -89,9 +89,15 @@ async def _drive(
     problems: list[str] = []
     probes: list[Probe] = []
     load_connector = aiohttp.TCPConnector(limit=config.in_flight + 16, force_close=True)
+    # Every request carries the admin key (default headers: sockets' handshakes too).
+    auth = cluster.auth_headers
     async with (
-        aiohttp.ClientSession(base_url=cluster.base_url, connector=load_connector) as session,
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as side,
+        aiohttp.ClientSession(
+            base_url=cluster.base_url, connector=load_connector, headers=auth
+        ) as session,
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(force_close=True), headers=auth
+        ) as side,
     ):
         poster = Poster(session, config.post_timeout)
         firehose = Firehose(cluster.ws_url)
@@ -103,7 +109,8 @@ async def _drive(
             )
             recoveries: list[asyncio.Task[None]] = []
             for fault in faults:
-                await asyncio.sleep(max(0.0, t0 + fault.at - time.monotonic()))  # the plan
+                until_planned = max(0.0, t0 + fault.at - time.monotonic())
+                await asyncio.sleep(until_planned)  # wait-ok: the fault's planned moment
                 log.info("%s: %s at %.1fs", scenario, fault.kind, time.monotonic() - t0)
                 try:
                     probes += await _inject(fault, cluster, poster, side)
@@ -157,7 +164,7 @@ async def _inject(
         if fault.server is not None:
             prober = OutageProber(session, poster, cluster.base_url, lambda: _an_order(poster))
             prober.start()
-        await asyncio.sleep(fault.hold)  # the outage lasts this long
+        await asyncio.sleep(fault.hold)  # wait-ok: the outage lasts this long
     finally:
         try:
             await injector.end()
@@ -193,7 +200,7 @@ async def _evidence(
     if not suspects:
         return {}
     lines = await asyncio.to_thread(_log_lines, cluster.log_path, suspects)
-    posts = {p.order_id: p for p in poster.posts if p.order_id}
+    posts = {p.order_id or p.in_doubt: p for p in poster.posts if p.order_id or p.in_doubt}
     evidence: dict[str, Any] = {}
     for order_id in suspects:
         order = stored.orders.get(order_id)

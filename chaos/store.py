@@ -19,7 +19,7 @@ from chaos.load import OrderKey
 
 TERMINAL_STATUSES = sorted(status.value for status in TERMINAL)
 LEDGER_PREFIX = "sim"
-"""The simulated market's key prefix (app.venues.market.SimulatedMarket's default)."""
+"""The simulator's key prefix (`app.venues.simulator.Simulator`'s default)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ async def settle(database_url: str, within: float) -> tuple[int, float]:
             left = -1  # not answering yet
         if left == 0:
             break
-        await asyncio.sleep(0.5)  # polling pace
+        await asyncio.sleep(0.5)  # wait-ok: polling interval of a condition wait
     return left, time.monotonic() - started
 
 

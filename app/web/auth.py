@@ -10,6 +10,7 @@ without the scope a route needs: 403.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from secrets import compare_digest
 from typing import Any
@@ -21,11 +22,14 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
-from litestar.status_codes import HTTP_401_UNAUTHORIZED
+from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import WebSocketResponseStartEvent
 
 from app.domain.access import Principal, Scope
 from app.web.context import WebContext
+from app.web.errors import OUTAGES, RETRY_AFTER_SECONDS
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "oee_session"
 CSRF_COOKIE = "csrftoken"
@@ -117,8 +121,14 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 async def socket_principal(socket: WebSocket[Any, Any, Any], web: WebContext) -> Principal | None:
-    """The caller of a socket, or None after refusing the handshake with HTTP 401."""
-    principal, _ = await identify(socket, web)
+    """The caller of a socket, or None after refusing the handshake: HTTP 401 (no valid
+    key), or 503 with Retry-After when the key cannot be looked up (PostgreSQL is out)."""
+    try:
+        principal, _ = await identify(socket, web)
+    except OUTAGES as error:
+        log.warning("refusing a socket: the key store is unavailable (%s)", error)
+        await refuse(socket, HTTP_503_SERVICE_UNAVAILABLE, "the key store is unavailable; retry")
+        return None
     if principal is None:
         await refuse(socket, HTTP_401_UNAUTHORIZED, "a valid API key or session is required")
     return principal
@@ -130,6 +140,8 @@ async def refuse(socket: WebSocket[Any, Any, Any], status: int, detail: str) -> 
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == HTTP_401_UNAUTHORIZED:
         headers.append((b"www-authenticate", CHALLENGE["WWW-Authenticate"].encode()))
+    if status == HTTP_503_SERVICE_UNAVAILABLE:
+        headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
     start: WebSocketResponseStartEvent = {
         "type": "websocket.http.response.start",
         "status": status,
