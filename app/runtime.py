@@ -32,8 +32,8 @@ from app.services.webhooks import Courier, Webhooks
 from app.settings import Settings
 from app.venues.base import Venue
 from app.venues.clock import Clock
-from app.venues.simulator import Simulator
 from app.venues.simulated import SimulatedVenue, build_venues
+from app.venues.simulator import Simulator
 
 VenueOverrides = Callable[[dict[str, SimulatedVenue]], Mapping[str, Venue]]
 """Given the simulated venues, the venues to trade on (e.g. one replaced by a real adapter)."""

@@ -17,8 +17,8 @@ from app.domain.tokens import Market, find_market
 from app.settings import Settings
 from app.venues.base import SwapIntent, TxState
 from app.venues.chaos import Fault, Step
-from app.venues.simulator import Simulator
 from app.venues.simulated import SimulatedVenue, build_venues
+from app.venues.simulator import Simulator
 from tests.support.clock import FakeClock
 
 
