@@ -22,6 +22,7 @@ from typing import Any
 
 from app.infra.migrate import drop_database, with_database
 from bench import report
+from bench.limits import limits
 from bench.load import HOT, MIX, Mix
 from bench.scenarios import (
     Servers,
@@ -55,6 +56,27 @@ def parse() -> argparse.Namespace:
         "--high-concurrency", type=int, default=256, help="WORKER_CONCURRENCY, high-concurrency"
     )
     parser.add_argument("--census-orders", type=int, default=500)
+    parser.add_argument(
+        "--limit-orders", type=int, default=100_000, help="limit orders waiting (limits)"
+    )
+    parser.add_argument(
+        "--limit-crossing", type=int, default=1000, help="of them, crossed by the move (limits)"
+    )
+    parser.add_argument(
+        "--limit-move-bps", type=int, default=300, help="the price move, in bps (limits)"
+    )
+    parser.add_argument(
+        "--limit-idle-seconds",
+        type=float,
+        default=20.0,
+        help="how long the idle trigger is measured (limits)",
+    )
+    parser.add_argument(
+        "--limit-latency-scale", type=float, default=0.0, help="MOCK_LATENCY_SCALE (limits)"
+    )
+    parser.add_argument(
+        "--limit-failure-rate", type=float, default=0.0, help="MOCK_FAILURE_RATE (limits)"
+    )
     parser.add_argument(
         "--attempts",
         type=int,
@@ -90,6 +112,8 @@ SCENARIOS = {
     "realistic": "realistic latency, concurrency 10 and 100",
     "sockets": "5,000 per-order WebSocket clients",
     "census": "Redis round trips per order by command (MONITOR), engine and floor",
+    "limits": "100,000 waiting limit orders (written to PostgreSQL), the index rebuilt, the "
+    "idle trigger, then a move that crosses 1,000 of them",
 }
 
 
@@ -226,6 +250,25 @@ async def run(args: argparse.Namespace, servers: Servers) -> list[dict[str, Any]
         runs.append(
             await census_floor(servers, orders=args.census_orders, in_flight=args.in_flight)
         )
+    if wanted(args, "limits"):
+        log.info(
+            "limits: %s waiting, %s crossed by a %+d bps move",
+            args.limit_orders,
+            args.limit_crossing,
+            args.limit_move_bps,
+        )
+        runs.append(
+            await limits(
+                servers,
+                orders=args.limit_orders,
+                crossing=args.limit_crossing,
+                move_bps=args.limit_move_bps,
+                idle_seconds=args.limit_idle_seconds,
+                concurrency=args.concurrency,
+                latency_scale=args.limit_latency_scale,
+                failure_rate=args.limit_failure_rate,
+            )
+        )
     return runs
 
 
@@ -241,7 +284,13 @@ def main() -> int:
     if external_db:
         env["DATABASE_URL"] = with_database(external_db, f"oee_bench_{secrets.token_hex(4)}")
     with tempfile.TemporaryDirectory(prefix="oee-bench-") as tmp:
-        servers = Servers(Path(tmp), env, profile=args.profile, logs=args.logs)
+        servers = Servers(
+            Path(tmp),
+            env,
+            admin_key=secrets.token_urlsafe(32),  # ADMIN_API_KEY of every process
+            profile=args.profile,
+            logs=args.logs,
+        )
         servers.start()
         started = datetime.now(UTC).isoformat(timespec="seconds")
         try:

@@ -62,7 +62,7 @@ class Census:
     async def idle(self, seconds: float) -> None:
         """Measure what Redis sees with no orders moving, to subtract it later."""
         await self.start()
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(seconds)  # wait-ok: a window of idle traffic, measured
         self.background = Counter(self._counts)
         self.background_seconds = seconds
         await self._halt()
@@ -77,7 +77,7 @@ class Census:
         self._task = asyncio.create_task(self._read(monitor))
 
     async def _halt(self) -> None:
-        await asyncio.sleep(0.3)  # what was sent before stopping is read
+        await asyncio.sleep(0.3)  # wait-ok: what was sent before stopping is read
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -6,7 +6,8 @@ servers, at the same concurrency, on its own tables (a schema of its own in the 
 database) and its own Redis keys:
 
     place (1 process, `in_flight` at once)
-      SQL    INSERT the order with its first event (the engine's `_CREATE`)           1
+      SQL    BEGIN; INSERT the order with its first event (the engine's `_CREATE`);
+             COMMIT once it answered (as the engine's `Database.decisive`)           3
       Redis  PUBLISH the pending event                                              1
       Redis  RPUSH the job (the order as placed) onto the queue                     1
     execute (1 process, `concurrency` at once)
@@ -21,7 +22,8 @@ database) and its own Redis keys:
       Redis  land: one settle script (check pending, write the fill, move the pool)  1
       Redis  LREM the job from the active list (the ack)                             1
 
-= 5 SQL statements and 14 Redis round trips per order. The SQL and Lua texts are read
+= 5 SQL statements (7 round trips with BEGIN and COMMIT; the engine counts statements,
+not those two) and 14 Redis round trips per order. The SQL and Lua texts are read
 from app/db/orders.py and app/venues/book.py (parsed, not imported), so the floor runs
 the engine's own statements and scripts; nothing else of the engine runs here. The
 queue is the least a crash-safe queue needs (push; atomic move to an active list; ack),
@@ -91,7 +93,9 @@ return 1
 def constants(path: Path, *names: str) -> dict[str, str]:
     """String constants of a module, read from its source without importing it.
 
-    Handles `NAME = "..."` and `NAME = A + "..."` (the book's scripts share a prefix).
+    Handles `NAME = "..."`, `NAME = A + "..."` (the book's scripts share a prefix) and
+    f-strings whose fields are such constants or `A.format(key="...")` of one (the
+    statements share their outbox CTE).
     """
     tree = ast.parse(path.read_text())
     found: dict[str, str] = {}
@@ -103,6 +107,23 @@ def constants(path: Path, *names: str) -> dict[str, str]:
             return value(node.left) + value(node.right)
         if isinstance(node, ast.Name) and node.id in found:
             return found[node.id]
+        if isinstance(node, ast.JoinedStr):
+            return "".join(value(part) for part in node.values)
+        if (
+            isinstance(node, ast.FormattedValue)
+            and node.conversion == -1
+            and node.format_spec is None
+        ):
+            return value(node.value)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"
+            and not node.args
+            and all(k.arg is not None for k in node.keywords)
+        ):
+            fields = {str(k.arg): value(k.value) for k in node.keywords}
+            return value(node.func.value).format(**fields)
         raise ValueError(f"{path}: cannot read {ast.dump(node)[:80]} as a string")
 
     for node in tree.body:
@@ -184,7 +205,7 @@ class Arguments:
     running the engine's current text. Fewer parameters than known is an error.
     """
 
-    KNOWN = {"_CREATE": 7, "_TRANSITION": 14}
+    KNOWN = {"_CREATE": 9, "_TRANSITION": 16}
 
     def __init__(self, name: str, types: Sequence[str]) -> None:
         if len(types) < self.KNOWN[name]:
@@ -268,11 +289,15 @@ class Floor:
         assert self.queue is not None
         assert self.create_args is not None
         order_id = _uuid7()
+        # type, tokens, amount, slippage, client, terms, owner (a market order: no limit,
+        # no bound, no expiry)
         args = self.create_args(
-            order_id, "market", token_in, token_out, amount, slippage, "bench-floor"
-        )
+            order_id, "market", token_in, token_out, amount, slippage, "bench-floor", "{}",
+            "bench-floor",
+        )  # fmt: skip
         self.statements += 1
-        row = await self.pool.fetchrow(SQL["_CREATE"], *args)
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(SQL["_CREATE"], *args)
         assert row is not None
         await self.redis.publish(self.keys.channel, _notice(row, "pending", 1, {}))
         job = json.dumps(
@@ -396,7 +421,7 @@ class Floor:
         assert self.transition_args is not None
         args = self.transition_args(
             uuid.UUID(order_id), from_status, to_status, 1, 1, dex, tx_hash, quotes,
-            quoted, bound, out, price, None, None,
+            quoted, bound, out, price, None, None, None, False,
         )  # fmt: skip
         self.statements += 1
         row = await self.pool.fetchrow(SQL["_TRANSITION"], *args)

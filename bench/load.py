@@ -34,6 +34,12 @@ MIX: Mix = [
 HOT: Mix = [("SOL", "USDC", "0.1", 500)]
 
 
+def bearer(key: str) -> dict[str, str]:
+    """The header every request and WebSocket upgrade carries: every endpoint but /healthz
+    needs an API key (/metrics and the simulator's moves an admin one)."""
+    return {"Authorization": f"Bearer {key}"}
+
+
 def body(i: int, mix: Mix = MIX) -> dict[str, Any]:
     token_in, token_out, amount, slippage = mix[i % len(mix)]
     return {
@@ -67,7 +73,7 @@ class Observed:
     """Events at or before the last eventId already seen (never expected)."""
 
 
-async def firehose(base: str, observed: Observed, ready: asyncio.Event) -> None:
+async def firehose(base: str, key: str, observed: Observed, ready: asyncio.Event) -> None:
     """Every event of every order: push latency, and when each order finished.
 
     Resumable: should the server close the socket (1013 when this client falls behind,
@@ -75,7 +81,7 @@ async def firehose(base: str, observed: Observed, ready: asyncio.Event) -> None:
     what came after, so no event is missed. Runs until cancelled.
     """
     ws_url = base.replace("http", "ws", 1) + "/api/orders/ws"
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=bearer(key)) as session:
         while True:
             since = observed.last_event_id
             url = ws_url if since is None else f"{ws_url}?since={since}"
@@ -95,7 +101,7 @@ async def firehose(base: str, observed: Observed, ready: asyncio.Event) -> None:
             except (aiohttp.ClientError, OSError) as error:
                 observed.closes.append(f"{type(error).__name__}: {error}")
             observed.reconnects += 1
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # wait-ok: a pause before reconnecting
 
 
 def _take(observed: Observed, event: dict[str, Any], resumed_at: float | None) -> None:
@@ -118,13 +124,15 @@ def _take(observed: Observed, event: dict[str, Any], resumed_at: float | None) -
 
 
 async def place_orders(
-    base: str, count: int, in_flight: int, observed: Observed, mix: Mix = MIX
+    base: str, key: str, count: int, in_flight: int, observed: Observed, mix: Mix = MIX
 ) -> list[str]:
     """POST `count` orders, `in_flight` at a time; record each one's latency."""
     ids: list[str] = []
     numbers = itertools.count()
     connector = aiohttp.TCPConnector(limit=in_flight)
-    async with aiohttp.ClientSession(base_url=base, connector=connector) as session:
+    async with aiohttp.ClientSession(
+        base_url=base, connector=connector, headers=bearer(key)
+    ) as session:
 
         async def one_client() -> None:
             while (i := next(numbers)) < count:
@@ -145,7 +153,8 @@ async def place_orders(
 
 
 async def watch_order(session: aiohttp.ClientSession, ws_url: str) -> str | None:
-    """One per-order socket held open until the server closes it; the last status seen."""
+    """One per-order socket held open until the server closes it; the last status seen.
+    `session` carries the key (`bearer`) on the upgrade."""
     last = None
     async with session.ws_connect(ws_url) as ws:
         async for message in ws:

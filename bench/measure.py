@@ -53,6 +53,17 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory now (VmRSS), in MB; 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
 def _machine_seconds() -> tuple[float, float]:
     """(busy, stolen) CPU seconds of the whole machine since boot, all cores (/proc/stat)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
@@ -119,7 +130,7 @@ async def quiet_machine(
     waited = 0.0
     while waited < patience:
         before = _machine_seconds()[0]
-        await asyncio.sleep(sample)
+        await asyncio.sleep(sample)  # wait-ok: the window the machine's idleness is sampled over
         waited += sample
         if _machine_seconds()[0] - before < idle_cores * sample:
             break

@@ -165,13 +165,14 @@ def markdown(results: dict[str, Any]) -> str:
             f"* the floor from one process instead of two: {rate['floor-1p']} orders/s "
             f"({r['floor_1p_over_floor']}×)"
         )
-    lines += [
-        "",
-        "| scenario | web × workers (concurrency) | orders | confirmed / failed | orders/s "
-        "| POST p50 / p99 ms (in flight) | push p50 / p99 ms | SQL statements / order "
-        "| Redis commands / order |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    if _throughput_runs(results):
+        lines += [
+            "",
+            "| scenario | web × workers (concurrency) | orders | confirmed / failed | orders/s "
+            "| POST p50 / p99 ms (in flight) | push p50 / p99 ms | SQL statements / order "
+            "| Redis commands / order |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
     for run in _throughput_runs(results):
         post = run.get("post_ms") or run.get("place_ms") or {}
         push = run.get("push_ms")
@@ -193,16 +194,17 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {push_text} "
             f"| {run['db_statements_per_order']} | {run['redis_commands_per_order']} |"
         )
-    lines += [
-        "",
-        "Checks after each run: fills against the first-quote bound (every order's events, "
-        "from PostgreSQL), the firehose against the stored events, and every process's log.",
-        "",
-        "| scenario | bound violations (confirmed checked) | min fill margin over bound bps "
-        "| firehose: orders with every event / terminal seen / reconnects | log: pool errors "
-        "· job errors · lost publishes · upkeep · re-queued · swept · ERROR lines |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    if any(run.get("bounds") for run in results["runs"]):
+        lines += [
+            "",
+            "Checks after each run: fills against the first-quote bound (every order's events, "
+            "from PostgreSQL), the firehose against the stored events, and every process's log.",
+            "",
+            "| scenario | bound violations (confirmed checked) | min fill margin over bound bps "
+            "| firehose: orders with every event / terminal seen / reconnects | log: pool errors "
+            "· job errors · lost publishes · upkeep · re-queued · swept · ERROR lines |",
+            "| --- | --- | --- | --- | --- |",
+        ]
     for run in results["runs"]:
         bounds = run.get("bounds")
         if not bounds:
@@ -214,19 +216,7 @@ def markdown(results: dict[str, Any]) -> str:
             if hose
             else "—"
         )
-        counts = run.get("logs", {}).get("counts", {})
-        log_text = " · ".join(
-            str(counts.get(k, "—"))
-            for k in (
-                "pool exhausted",
-                "error processing job",
-                "could not publish",
-                "upkeep failed",
-                "re-queued",
-                "swept",
-                "error level",
-            )
-        )
+        log_text = _log_counts(run)
         lines.append(
             f"| {_name(run)} | {bounds['violations']} ({bounds['confirmed_checked']}) "
             f"| {bounds['min_margin_bps']} | {hose_text} | {log_text} |"
@@ -236,7 +226,8 @@ def markdown(results: dict[str, Any]) -> str:
         excerpts = (run.get("logs") or {}).get("excerpts", {})
         if trouble or excerpts:
             lines += ["", f"{_name(run)}:"]
-            lines += [f"* bound/event problem: {e}" for e in run["bounds"]["examples"]]
+            examples = (run.get("bounds") or {}).get("examples", [])
+            lines += [f"* bound/event problem: {e}" for e in examples]
             lines += [
                 f"* log ({kind}): `{line[:300]}`"
                 for kind, shown in excerpts.items()
@@ -268,6 +259,9 @@ def markdown(results: dict[str, Any]) -> str:
             f"terminal event ({run['errors']} errors) within {run['seconds_to_drain']} s; "
             f"web peak RSS {web.get('peak_rss_mb')} MB.",
         ]
+    for run in results["runs"]:
+        if run["scenario"] == "limits":
+            lines += ["", *limits_section(run)] if lines[-1] else limits_section(run)
     metered = [run for run in results["runs"] if "processes" in run]
     if not metered:
         return "\n".join(lines) + "\n"
@@ -287,6 +281,91 @@ def markdown(results: dict[str, Any]) -> str:
         label = _name(run)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+LOG_KINDS = (
+    "pool exhausted",
+    "error processing job",
+    "could not publish",
+    "upkeep failed",
+    "re-queued",
+    "swept",
+    "error level",
+)
+
+
+def _log_counts(run: dict[str, Any]) -> str:
+    counts = run.get("logs", {}).get("counts", {})
+    return " · ".join(str(counts.get(k, "—")) for k in LOG_KINDS)
+
+
+def _ms(spread: dict[str, Any], *keys: str) -> str:
+    return " / ".join("—" if spread.get(k) is None else f"{spread[k]:g}" for k in keys)
+
+
+def _tick(ticks: dict[str, Any]) -> str:
+    """CPU per tick from the histogram: the exact mean, and p50/p99 as far as buckets tell."""
+    if not ticks.get("ticks"):
+        return "no ticks recorded"
+    p50, p99 = ticks.get("p50_bucket_ms"), ticks.get("p99_bucket_ms")
+    where = f"; buckets {p50[0]:g}-{p50[1]:g} / {p99[0]:g}-{p99[1]:g} ms" if p50 and p99 else ""
+    return (
+        f"mean **{ticks['mean_ms']} ms**; p50 ≈ {ticks['p50_ms']} / p99 ≈ {ticks['p99_ms']} ms "
+        f"(interpolated{where}; {ticks['ticks']} ticks)"
+    )
+
+
+def limits_section(run: dict[str, Any]) -> list[str]:
+    """The limits scenario: the index rebuilt, the idle trigger, a move that crosses some."""
+    rebuild, rss, others = run["rebuild"], run["worker_rss_mb"], run["others"]
+    idle, baseline, worker = run["idle_tick"], run["idle_baseline"], run["idle_worker"]
+    shape = run["pattern_shape"]
+    shape_text = (
+        f"identical to the {shape['orders']} placed through the API"
+        if not shape["differences"]
+        else f"DIFFER from those placed through the API: {'; '.join(shape['differences'][:3])}"
+    )
+    fired_early = run["orders"] - run["before_move"].get("waiting", 0)
+    routing, confirmed = run["move_to_routing_ms"], run["move_to_confirmed_ms"]
+    p99 = routing.get("p99")
+    peak = rss.get("peak") or 0.0
+    problems = ", ".join(f"{k} {v}" for k, v in run["problems"].items()) or "none"
+    moved, lead = run["moved"], rebuild["worker_start_to_lead_seconds"]
+    return [
+        f"Limit orders: {run['orders']:,} waiting on {len(run['markets'])} markets (6 pairs, "
+        f"both sides), {run['crossing']:,} of them 1-2 % from their limit on "
+        f"{moved['market']}, the others 3-30 % (5-30 % on that side); written to PostgreSQL "
+        f"in {run['write_seconds']} s, rows {shape_text}. 1 web + 1 worker "
+        f"(WORKER_CONCURRENCY {run['worker_concurrency']}, latency ×{run['latency_scale']:g}, "
+        f"failures {run['failure_rate']:g}); the move: {moved['bps']:+d} bps.",
+        "",
+        "| limits | result | target |",
+        "| --- | --- | --- |",
+        f"| index rebuilt by the new leader (its log line → {run['orders']:,} in Redis) "
+        f"| **{rebuild['seconds']} s** (worker start → lead {lead} s; Redis "
+        f"+{rebuild['redis_used_memory_mb']} MB) | — |",
+        f"| trigger CPU per tick, nothing crossing, {idle['waiting']:,} waiting "
+        f"(`oee_trigger_tick_cpu_seconds`) | {_tick(idle)} | — |",
+        f"| the same with {baseline['waiting']} waiting | {_tick(baseline)} | — |",
+        f"| the idle worker's whole CPU (every loop, SAQ's polling) ÷ ticks "
+        f"| {worker['cpu_ms_per_tick']} ms, {worker['cpu_share_of_a_core']:.1%} of a core | — |",
+        f"| worker RSS | after the rebuild {rss['after_rebuild']} MB, idle {rss['idle']}, "
+        f"after the move {rss['after_move']}, **peak {peak}** "
+        f"| ≤ 300 MB: {'met' if peak and peak <= 300 else 'missed'} |",
+        f"| move → routing event, ms (p50 / p90 / p99 / max) | **{_ms(routing, 'p50', 'p90')} / "
+        f"{_ms(routing, 'p99', 'max')}** ({run['routed']} routed) "
+        f"| p99 ≤ 1 s: {'met' if p99 is not None and p99 <= 1000 else 'missed'} |",
+        f"| move → confirmed, ms (p50 / p90 / p99 / max) "
+        f"| {_ms(confirmed, 'p50', 'p90', 'p99', 'max')} | — |",
+        f"| crossed orders confirmed | **{run['confirmed']:,} / {run['crossing']:,}** "
+        f"(outcomes {run['outcomes']}; waited again {run['waited_again']}; "
+        f"fired before the move {fired_early}; problems: {problems}) | all |",
+        f"| others untouched | **{others['still_waiting']:,} / {others['orders']:,}** still "
+        f"waiting{', moved: ' + str(others['moved']) if others['moved'] else ''}; index after: "
+        f"{run['index_after']:,} | all |",
+        f"| log: pool errors · job errors · lost publishes · upkeep · re-queued · swept · "
+        f"ERROR lines | {_log_counts(run)} | 0 |",
+    ]
 
 
 def chart(results: dict[str, Any], path: Path) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from bench.load import (
     TERMINAL,
     Mix,
     Observed,
+    bearer,
     firehose,
     place_orders,
     watch_order,
@@ -39,6 +41,9 @@ class Servers:
 
     datadir: Path
     env: dict[str, str]
+    admin_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    """ADMIN_API_KEY of every engine process started (one per run): every request and
+    WebSocket upgrade the load generator makes carries it (`Authorization: Bearer`)."""
     profile: Path | None = None
     """Where to write py-spy profiles of the web and worker processes, if anywhere."""
     logs: Path | None = None
@@ -80,6 +85,7 @@ class Servers:
                 "QUEUE_NAME": f"bench-{name}",
                 "ORDER_RATE_LIMIT": "0",
                 "LOG_FORMAT": "json",
+                "ADMIN_API_KEY": self.admin_key,
                 **env,
             },
             log_dir=self.log_dir(name),
@@ -127,31 +133,33 @@ async def throughput(
     key = name if round_ == 1 else f"{name}-r{round_}"
     stack = servers.processes(key, web, workers, **env)
     try:
-        base = stack.url
+        base, api_key = stack.url, servers.admin_key
         warm = Observed()
-        await place_orders(base, warmup, in_flight, warm, mix)  # connections, caches, JIT-free
+        await place_orders(base, api_key, warmup, in_flight, warm, mix)  # connections, caches
         observed = Observed()
         ready = asyncio.Event()
-        hose = asyncio.create_task(firehose(base, observed, ready) if watch else ready.wait())
+        hose = asyncio.create_task(
+            firehose(base, api_key, observed, ready) if watch else ready.wait()
+        )
         if not watch:
             ready.set()
         await ready.wait()
-        await asyncio.sleep(1)  # the warm-up's last orders finish outside the window
+        await asyncio.sleep(1)  # wait-ok: the warm-up's last orders finish outside the window
         waited = await quiet_machine()  # the machine is shared: start when others are idle
         meter = servers.meter(stack)
         profilers = _profile(stack, servers.profile, name)
         meter.start()
-        db_before = await _metric(base, "oee_db_statements_total")
+        db_before = await _metric(base, api_key, "oee_db_statements_total")
         redis_before = redis_commands(stack.env["REDIS_URL"])
-        ids = await place_orders(base, orders, in_flight, observed, mix)
+        ids = await place_orders(base, api_key, orders, in_flight, observed, mix)
         ended = await wait_ended(
             servers.database_url, observed.finished, ids, timeout, grace=3.0 if watch else 0.0
         )
         complete = len(ended) == len(ids)
         elapsed = (max(ended.values()) if ended else time.time()) - observed.first_post
         unseen = sum(1 for i in ids if i not in observed.finished)
-        await asyncio.sleep(1.5)  # every process adds its counts to /metrics once a second
-        db_after = await _metric(base, "oee_db_statements_total")
+        await asyncio.sleep(1.5)  # wait-ok: every process adds its counts to /metrics each second
+        db_after = await _metric(base, api_key, "oee_db_statements_total")
         redis_after = redis_commands(stack.env["REDIS_URL"])
         processes = meter.stop()
         for profiler in profilers:
@@ -240,7 +248,7 @@ async def wait_ended(
                 )
                 for row in rows:
                     stored[str(row["id"])] = (row["updated_at"].timestamp(), now)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # wait-ok: polling interval of a condition wait
     finally:
         await conn.close()
     return {i: seen[i] if i in seen else stored[i][0] for i in ids if i in seen or i in stored}
@@ -276,36 +284,42 @@ def _spy(pids: dict[str, int | None], target: Path, name: str) -> list[subproces
 FLOOR_SCHEMA = "bench_floor"
 
 
+FLOOR_TABLES = ("orders", "order_events", "webhooks", "webhook_deliveries")
+"""The engine's tables its `_CREATE` and `_TRANSITION` write or read (the outbox CTE joins
+`webhooks` and inserts into `webhook_deliveries`)."""
+
+
 async def prepare_floor(database_url: str, schema: str = FLOOR_SCHEMA) -> None:
-    """The engine's two tables, again, in a schema of their own: same columns, defaults,
-    indexes and foreign key, and an event id sequence of their own."""
+    """The engine's tables, again, in a schema of their own: same columns, defaults,
+    indexes and foreign keys, and sequences of their own."""
     import asyncpg
 
     conn = await asyncpg.connect(database_url)
     try:
         async with conn.transaction():
-            await conn.execute(
-                f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
-                f" CREATE TABLE {schema}.orders (LIKE public.orders INCLUDING ALL);"
-                f" CREATE TABLE {schema}.order_events (LIKE public.order_events INCLUDING ALL);"
-            )
+            await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
+            for table in FLOOR_TABLES:
+                await conn.execute(
+                    f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)"
+                )
             serials = await conn.fetch(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = $1"
-                " AND table_name = 'order_events' AND column_default LIKE 'nextval(%'",
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = $1 AND column_default LIKE 'nextval(%'",
                 schema,
             )
             for row in serials:
-                column = row["column_name"]
-                sequence = f"{schema}.order_events_{column}_seq"
+                table, column = row["table_name"], row["column_name"]
+                sequence = f"{schema}.{table}_{column}_seq"
                 await conn.execute(
-                    f"CREATE SEQUENCE {sequence} OWNED BY {schema}.order_events.{column};"
-                    f" ALTER TABLE {schema}.order_events ALTER COLUMN {column}"
+                    f"CREATE SEQUENCE {sequence} OWNED BY {schema}.{table}.{column};"
+                    f" ALTER TABLE {schema}.{table} ALTER COLUMN {column}"
                     f" SET DEFAULT nextval('{sequence}')"
                 )
             foreign = await conn.fetch(
                 "SELECT conrelid::regclass::text AS tab, conname, pg_get_constraintdef(oid) AS def"
                 " FROM pg_constraint WHERE contype = 'f'"
-                " AND conrelid IN ('public.orders'::regclass, 'public.order_events'::regclass)"
+                " AND conrelid = ANY($1::regclass[])",
+                [f"public.{table}" for table in FLOOR_TABLES],
             )
             # Unqualified in the definition, the referenced table resolves in our schema.
             await conn.execute(f"SET LOCAL search_path = {schema}")
@@ -397,7 +411,7 @@ class _Terminals:
         while time.monotonic() < deadline:
             if all(i in self.finished for i in ids):
                 return True
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # wait-ok: polling interval of a condition wait
         return False
 
     async def stop(self) -> None:
@@ -454,7 +468,7 @@ async def floor(
         await terminals.start()
         warm = await placer.place(warmup, mix, log_dir / "warm-up.json")
         await terminals.wait(warm["ids"], timeout)
-        await asyncio.sleep(1)
+        await asyncio.sleep(1)  # wait-ok: as the engine's runs, a pause after the warm-up
         waited = await quiet_machine()
         meter = servers.meter(None, {f"floor {r}": c.process.pid for r, c in children.items()})
         profilers = (
@@ -532,16 +546,16 @@ async def census_engine(servers: Servers, *, orders: int, in_flight: int) -> dic
     stack = servers.processes("census-engine", 1, 1, **env)
     census = Census(servers.redis_url)
     try:
-        base = stack.url
-        await place_orders(base, 100, in_flight, Observed())
+        base, api_key = stack.url, servers.admin_key
+        await place_orders(base, api_key, 100, in_flight, Observed())
         observed = Observed()
         ready = asyncio.Event()
-        hose = asyncio.create_task(firehose(base, observed, ready))
+        hose = asyncio.create_task(firehose(base, api_key, observed, ready))
         await ready.wait()
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)  # wait-ok: the warm-up's jobs and metric flushes settle
         await census.idle(2.0)
         await census.start()
-        ids = await place_orders(base, orders, in_flight, observed)
+        ids = await place_orders(base, api_key, orders, in_flight, observed)
         await wait_ended(servers.database_url, observed.finished, ids, 120)
         result = await census.stop(len(ids), time.time() - observed.first_post)
         hose.cancel()
@@ -578,20 +592,20 @@ async def many_sockets(
         "sockets", 1, 0, MOCK_LATENCY_SCALE="0", MOCK_FAILURE_RATE="0", WORKER_CONCURRENCY="50"
     )
     try:
-        base = stack.url
-        ids = await place_orders(base, sockets, in_flight, Observed())
+        base, api_key = stack.url, servers.admin_key
+        ids = await place_orders(base, api_key, sockets, in_flight, Observed())
         meter = servers.meter(stack)
         meter.start()
         ws_base = base.replace("http", "ws", 1)
         connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(connector=connector, headers=bearer(api_key)) as session:
             watchers = []
             for start in range(0, len(ids), connect_batch):
                 for order_id in ids[start : start + connect_batch]:
                     url = f"{ws_base}/api/orders/{order_id}/ws"
                     watchers.append(asyncio.create_task(watch_order(session, url)))
-                await asyncio.sleep(0.2)  # let a batch connect before the next
-            open_at = await _socket_count(base, len(ids))
+                await asyncio.sleep(0.2)  # wait-ok: let a batch connect before the next
+            open_at = await _socket_count(base, api_key, len(ids))
             started = time.time()
             stack.add_worker()
             results = await asyncio.wait_for(
@@ -618,27 +632,33 @@ async def many_sockets(
     }
 
 
-async def _metric(base: str, name: str) -> float:
+async def metrics_text(base: str, key: str) -> str:
+    """The engine's /metrics (admin)."""
+    async with (
+        aiohttp.ClientSession(headers=bearer(key)) as session,
+        session.get(f"{base}/metrics") as response,
+    ):
+        response.raise_for_status()
+        return await response.text()
+
+
+async def _metric(base: str, key: str, name: str) -> float:
     """A counter's value, summed over every process, from the engine's own /metrics."""
-    async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics") as response:
-        text = await response.text()
+    text = await metrics_text(base, key)
     return sum(float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " "))
 
 
-async def _socket_count(base: str, wanted: int, timeout: float = 120) -> int:
+async def _socket_count(base: str, key: str, wanted: int, timeout: float = 120) -> int:
     """Wait until the web process reports `wanted` open subscriptions (via /metrics)."""
     deadline = time.monotonic() + timeout
     count = 0
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            async with session.get(f"{base}/metrics") as response:
-                text = await response.text()
-            for line in text.splitlines():
-                if line.startswith("oee_websocket_connections "):
-                    count = int(float(line.split()[1]))
-            if count >= wanted:
-                return count
-            await asyncio.sleep(0.5)
+    while time.monotonic() < deadline:
+        for line in (await metrics_text(base, key)).splitlines():
+            if line.startswith("oee_websocket_connections "):
+                count = int(float(line.split()[1]))
+        if count >= wanted:
+            return count
+        await asyncio.sleep(0.5)  # wait-ok: polling interval of a condition wait
     return count
 
 
