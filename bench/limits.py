@@ -501,6 +501,46 @@ def log_moment(path: Path, text: str, since: float) -> float | None:
     return None
 
 
+CROSSED_BY_BPS = 150
+"""The least a crossing order is crossed by the move: the thousand crossed orders' own
+sales (~$30k) take most of a percent off the price they sell at."""
+SPARED_BY_BPS = 50
+"""The least every other order on the moved side stays short of its limit after it."""
+
+
+async def move_size(
+    session: aiohttp.ClientSession, planned: Sequence[Planned], moved: Market, wanted_bps: int
+) -> tuple[int, dict[str, float]]:
+    """The move to make now: `wanted_bps`, unless the price drifted since the orders were
+    planned (the simulator's prices wander; a minute is enough for a percent). Then as
+    large as it must be for every crossing order to cross by CROSSED_BY_BPS, and no larger
+    than leaves every other order on that side SPARED_BY_BPS short of its limit."""
+    on_moved = [p for p in planned if p.market == moved]
+    now = await prices_now(session, {(moved, p.amount) for p in on_moved})
+
+    def away_bps(p: Planned) -> float:
+        price = now[(moved, p.amount)]
+        ratio = p.limit / price if moved.side is Side.SELL_BASE else price / p.limit
+        return float(ratio.ln()) * 10_000
+
+    crossing = [away_bps(p) for p in on_moved if p.crossing]
+    others = [away_bps(p) for p in on_moved if not p.crossing]
+    need = math.ceil(max(crossing, default=0.0) + CROSSED_BY_BPS)
+    room = math.floor(min(others, default=math.inf) - SPARED_BY_BPS)
+    size = max(need, min(abs(wanted_bps), room))
+    if size > room:
+        raise RuntimeError(
+            f"the price drifted too far since the orders were planned: crossing every near"
+            f" order needs {need} bps, leaving the others uncrossed allows {room}"
+        )
+    spread = {
+        "crossing_farthest_bps": round(max(crossing, default=0.0), 1),
+        "crossing_nearest_bps": round(min(crossing, default=0.0), 1),
+        "others_nearest_bps": round(min(others, default=math.inf), 1),
+    }
+    return (size if wanted_bps > 0 else -size), spread
+
+
 # -- the scenario --------------------------------------------------------------------------
 
 
@@ -589,11 +629,12 @@ async def limits(
                 if servers.profile
                 else []
             )
+            made_bps, spread = await move_size(session, planned, moved, move_bps)
             meter.start()
             moved_at = time.time()
             async with session.post(
                 "/api/sim/moves",
-                json={"pair": moved.pair.symbol, "moveBps": move_bps, "holdSeconds": 120},
+                json={"pair": moved.pair.symbol, "moveBps": made_bps, "holdSeconds": 120},
             ) as response:
                 answered = time.time()
                 if response.status != 201:
@@ -641,7 +682,13 @@ async def limits(
         "pattern_orders": len(pattern),
         "pattern_shape": pattern_shape,
         "markets": [name(m) for m in markets()],
-        "moved": {"market": name(moved), "bps": move_bps, "answered": made.get("at")},
+        "moved": {
+            "market": name(moved),
+            "bps": made_bps,
+            "asked_bps": move_bps,
+            "before": spread,
+            "answered": made.get("at"),
+        },
         "write_seconds": round(written, 2),
         "rebuild": {
             "worker_start_to_lead_seconds": round(led - started, 2) if led else None,

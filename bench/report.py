@@ -337,7 +337,11 @@ def limits_section(run: dict[str, Any]) -> list[str]:
         f"{moved['market']}, the others 3-30 % (5-30 % on that side); written to PostgreSQL "
         f"in {run['write_seconds']} s, rows {shape_text}. 1 web + 1 worker "
         f"(WORKER_CONCURRENCY {run['worker_concurrency']}, latency ×{run['latency_scale']:g}, "
-        f"failures {run['failure_rate']:g}); the move: {moved['bps']:+d} bps.",
+        f"failures {run['failure_rate']:g}); the move: {moved['bps']:+d} bps (asked"
+        f" {moved.get('asked_bps', moved['bps']):+d}; just before it the crossing orders were"
+        f" {moved.get('before', {}).get('crossing_nearest_bps')}-"
+        f"{moved.get('before', {}).get('crossing_farthest_bps')} bps from their limits, the"
+        f" nearest other on that side {moved.get('before', {}).get('others_nearest_bps')}).",
         "",
         "| limits | result | target |",
         "| --- | --- | --- |",

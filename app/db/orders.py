@@ -95,6 +95,42 @@ WITH moved AS (
 SELECT moved.*, event.id AS event_id FROM moved, event
 """
 
+# The trigger starts many waiting orders at once: `_TRANSITION`'s `waiting → routing` for
+# each listed (id, attempt), in one statement. Each order still moves only if it is waiting
+# in that attempt and has not expired: a cancel or an expiry that won is left alone.
+_TRIGGER = """
+WITH fired AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::jsonb[], $4::text[], $5::jsonb[])
+        AS f(id, attempt, quotes, note, details)
+), moved AS (
+    UPDATE orders o SET
+        status = 'routing',
+        last_seq = o.last_seq + 1,
+        updated_at = now(),
+        dex = NULL,
+        tx_hash = NULL,
+        retry_reason = NULL,
+        triggered = TRUE
+    FROM fired
+    WHERE o.id = fired.id AND o.status = 'waiting' AND o.attempt = fired.attempt
+      AND (o.expires_at IS NULL OR o.expires_at > now())
+    RETURNING o.*, fired.quotes AS fired_quotes, fired.note AS fired_note,
+              fired.details AS fired_details
+), event AS (
+    INSERT INTO order_events (order_id, seq, status, at, attempt, quotes, note, details)
+    SELECT id, last_seq, status, updated_at, attempt, fired_quotes, fired_note, fired_details
+    FROM moved
+    RETURNING id, order_id
+), outbox AS (
+    INSERT INTO webhook_deliveries (webhook_id, event_id, next_at)
+    SELECT w.id, event.id, now() FROM webhooks w
+    JOIN moved ON w.owner = moved.owner
+    JOIN event ON event.order_id = moved.id
+    WHERE w.deleted_at IS NULL AND 'routing' = ANY(string_to_array(w.events, ','))
+)
+SELECT moved.*, event.id AS event_id FROM moved JOIN event ON event.order_id = moved.id
+"""
+
 # A literal list, so the planner uses the partial index `orders_moving`.
 _STALE_MOVING = f"""
 SELECT id FROM orders WHERE status IN ({", ".join(f"'{s.value}'" for s in sorted(MOVING))})
@@ -142,6 +178,17 @@ class Move:
 
     def __post_init__(self) -> None:
         check_transition(self.from_status, self.to_status)
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """A waiting order the trigger starts, with what it saw (`OrderStore.trigger`)."""
+
+    order_id: str
+    attempt: int
+    quotes: list[QuoteView]
+    note: str
+    details: dict[str, str]
 
 
 class OrderStore:
@@ -269,6 +316,38 @@ class OrderStore:
             details=move.details,
         )
         return Recorded(event, order)
+
+    async def trigger(self, fired: Sequence[Fired]) -> list[Recorded]:
+        """Start every listed waiting order (`waiting → routing`), in one statement; the
+        events of those that moved (an order cancelled, expired or moved on meanwhile is
+        left as it is and left out)."""
+        if not fired:
+            return []
+        rows = await self.db.fetch(
+            _TRIGGER,
+            [uuid.UUID(f.order_id) for f in fired],
+            [f.attempt for f in fired],
+            [encode(f.quotes).decode() for f in fired],
+            [f.note for f in fired],
+            [json.dumps(f.details) for f in fired],
+        )
+        by_id = {f.order_id: f for f in fired}
+        recorded = []
+        for row in rows:
+            order = order_from_row(row)
+            what = by_id[order.id]
+            event = _event(
+                order,
+                row,
+                seq=row["last_seq"],
+                status=OrderStatus.ROUTING,
+                attempt=order.attempt,
+                quotes=what.quotes,
+                note=what.note,
+                details=what.details,
+            )
+            recorded.append(Recorded(event, order))
+        return recorded
 
     async def note_retry(
         self, order_id: str, status: OrderStatus, attempt: int, reason: str

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from redis.asyncio import Redis
 
-from app.db.orders import Move, OrderStore
+from app.db.orders import Fired, Move, OrderStore
 from app.domain.routing import Quote, QuoteResult
 from app.domain.status import OrderStatus
 from app.domain.tokens import Market, Side
@@ -38,7 +38,9 @@ S = OrderStatus
 LEASE_SECONDS = 3.0
 CANDIDATES_PER_TICK = 2000
 """Orders priced per pair and side each tick at most (the rest wait for the next tick)."""
-FIRING_AT_ONCE = 32
+FIRE_BATCH = 200
+"""Orders started by one statement: a move that crosses a thousand takes five statements,
+sent at once, not a thousand in turn."""
 RESYNC_EVERY = 2.0
 RESYNC_WINDOW = 15.0
 """Every RESYNC_EVERY seconds the leader re-adds orders that began waiting in the last
@@ -74,7 +76,6 @@ class Trigger:
         self._renew = redis.register_script(_RENEW)
         self._me = uuid.uuid4().hex
         self._leading = False
-        self._firing = asyncio.Semaphore(FIRING_AT_ONCE)
         self._resynced = 0.0
 
     @property
@@ -134,41 +135,50 @@ class Trigger:
     async def _scan(self, market: Market, pricings: Sequence[Pricing]) -> None:
         marginals = [p.marginal(market.side) for p in pricings]
         best = max(marginals) if market.side is Side.SELL_BASE else min(marginals)
-        fire = []
+        due = []
         for waiting in await self._index.candidates(market, best, CANDIDATES_PER_TICK):
             quotes = [p.quote(market, waiting.amount) for p in pricings]
             offers = [q for q in quotes if isinstance(q, Quote)]
             top = max((q.amount_out for q in offers), default=Decimal(0))
             if top >= waiting.min_out:
-                fire.append(self._fire(waiting, quotes, top))
-        await asyncio.gather(*fire)
+                due.append((waiting, quotes, top))
+        # The batches go out together: every crossed order is claimed at the price that
+        # crossed it, before the first ones' executions compete for this process.
+        batches = [due[start : start + FIRE_BATCH] for start in range(0, len(due), FIRE_BATCH)]
+        await asyncio.gather(*(self._fire(batch) for batch in batches))
 
-    async def _fire(self, waiting: Waiting, quotes: list[QuoteResult], top: Decimal) -> None:
-        async with self._firing:
-            token = waiting.market.token_out.symbol
-            move = Move(
-                S.WAITING,
-                waiting.attempt,
-                S.ROUTING,
-                waiting.attempt,
-                quotes=[QuoteView.of(q) for q in quotes],
-                note=(
-                    f"triggered: the best offer, {amount(top)} {token}, meets the"
-                    f" {amount(waiting.min_out)} {token} the limit needs"
-                ),
-                details={"observedOut": str(top), "requiredOut": str(waiting.min_out)},
-                unexpired=True,
-            )
-            recorded = await self._store.transition(waiting.order_id, move)
-            await self._index.remove([waiting])
-            if recorded is None:
-                return  # cancelled, expired or moved on meanwhile: the index forgets it
-            METRICS.count("oee_limit_triggers_total")
-            await self._announce(recorded)
-            await self._queue.enqueue(waiting.order_id)
+    async def _fire(self, due: Sequence[tuple[Waiting, list[QuoteResult], Decimal]]) -> None:
+        """Start a batch: one statement moves them all, then their events go out and
+        their jobs are queued."""
+        fired = [_fired(waiting, quotes, top) for waiting, quotes, top in due]
+        recorded = await self._store.trigger(fired)
+        # Those that did not move were cancelled, expired or moved on: forgotten as well.
+        await self._index.remove(waiting for waiting, _, _ in due)
+        if not recorded:
+            return
+        METRICS.count("oee_limit_triggers_total", len(recorded))
+        try:
+            await self._publisher.publish_many(recorded)
+        except Exception:
+            log.exception("could not publish; watchers catch up from the database")
+        await asyncio.gather(*(self._queue.enqueue(r.order.id) for r in recorded))
 
     async def _announce(self, recorded: Recorded) -> None:
         try:
             await self._publisher.publish(recorded)
         except Exception:
             log.exception("could not publish; watchers catch up from the database")
+
+
+def _fired(waiting: Waiting, quotes: list[QuoteResult], top: Decimal) -> Fired:
+    token = waiting.market.token_out.symbol
+    return Fired(
+        waiting.order_id,
+        waiting.attempt,
+        quotes=[QuoteView.of(q) for q in quotes],
+        note=(
+            f"triggered: the best offer, {amount(top)} {token}, meets the"
+            f" {amount(waiting.min_out)} {token} the limit needs"
+        ),
+        details={"observedOut": str(top), "requiredOut": str(waiting.min_out)},
+    )

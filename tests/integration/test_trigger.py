@@ -4,6 +4,7 @@ and nothing lost when the index is (or a worker's entry never got) written."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 
@@ -41,10 +42,13 @@ async def runtime(settings: Settings, own_database: str) -> AsyncIterator[Runtim
         await opened.close()
 
 
+OWNER = "key-trigger-tests"
+
+
 async def waiting_limit(runtime: Runtime, limit_price: str, *, index: bool = True) -> str:
     """A limit order selling 1 SOL for USDC, stored and moved to `waiting` as a worker does."""
     request = order_request(type="limit", slippage_bps=None, terms={"limitPrice": limit_price})
-    order = (await runtime.store.create(uuid7(), request, "test")).order
+    order = (await runtime.store.create(uuid7(), request, "test", OWNER)).order
     if index:
         await runtime.executor.execute(order.id)  # the limit policy: wait, and join the index
     else:  # as if the worker died between storing `waiting` and indexing the order
@@ -138,3 +142,42 @@ async def test_an_order_a_dying_worker_never_indexed_is_found_while_the_leader_l
         return S.ROUTING in await statuses(runtime, lost)
 
     await eventually(started, timeout=10, what="the leader to find the unindexed order")
+
+
+async def test_a_crossed_batch_starts_every_order_still_waiting_and_no_other(
+    runtime: Runtime,
+) -> None:
+    """One statement starts the batch; an order cancelled or expired before it is left as
+    it is, and each started order's `routing` event reaches the owner's webhook outbox."""
+    hook = (
+        await runtime.webhooks.subscribe(OWNER, "https://example.test/hook", frozenset({S.ROUTING}))
+    ).record
+    below = str((await price_now(runtime) * Decimal("0.5")).quantize(Decimal("0.01")))
+    orders = [await waiting_limit(runtime, below) for _ in range(12)]
+    cancelled, expired, started = orders[:3], orders[3], orders[4:]
+    for order_id in cancelled:  # the index still lists them: only the database knows
+        move = Move(S.WAITING, 1, S.CANCELLED, 1, note="cancelled by its owner")
+        assert await runtime.store.transition(order_id, move) is not None
+    await runtime.db.execute(
+        "UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = $1",
+        uuid.UUID(expired),
+    )
+
+    await runtime.trigger.scan()
+
+    for order_id in started:
+        events = await runtime.store.events(order_id)
+        assert [e.status for e in events] == [S.PENDING, S.WAITING, S.ROUTING]
+        routing = events[-1]
+        assert routing.details is not None
+        assert Decimal(routing.details["observedOut"]) >= Decimal(routing.details["requiredOut"])
+        assert routing.quotes, "the routing event carries the quotes that started it"
+    for order_id in cancelled:
+        assert await statuses(runtime, order_id) == [S.PENDING, S.WAITING, S.CANCELLED]
+    assert await statuses(runtime, expired) == [S.PENDING, S.WAITING]
+    assert await runtime.queue.live(orders) == set(started)
+    assert await runtime.limits.size() == 0, "the index forgets what it fired or lost"
+    queued = await runtime.db.fetchval(
+        "SELECT count(*) FROM webhook_deliveries WHERE webhook_id = $1", hook.id
+    )
+    assert queued == len(started)
