@@ -14,7 +14,7 @@ from app.domain.access import Principal, Scope, parse_scopes
 from app.services.access import SESSION_SECONDS, Issued
 from app.web.auth import SESSION_COOKIE, Caller, requires
 from app.web.context import Web, WebContext
-from app.web.pages import CSP
+from app.web.guards import CSP
 
 
 def _safe_next(target: str | None) -> str:

@@ -12,8 +12,6 @@ import redis
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -36,6 +34,7 @@ from app.web.api.orders import OrdersController
 from app.web.api.sim import SimController
 from app.web.auth import provide_principal
 from app.web.context import WebContext, provide_web
+from app.web.docs import openapi_config
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.guards import guards
 from app.web.live import dashboard_feed
@@ -132,12 +131,7 @@ def create_app(
             exclude=["/api", "/healthz"],
         ),
         request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=OpenAPIConfig(
-            title="Order Execution Engine",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(),
     )
 
 

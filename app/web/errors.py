@@ -4,11 +4,16 @@ A server the engine needs (PostgreSQL, Redis) that is down or not answering is a
 with `Retry-After`, never a 500: the client did nothing wrong and should come back, and
 nothing was done. The one answer that cannot say either way is a 504 (see
 `outcome_unknown`).
+
+A browser asking for a page (not the JSON API, HTML preferred over JSON) gets the same
+status as an HTML page in the site's frame (`pages/error.html`) instead of the JSON body;
+a 5xx page says nothing of what went wrong.
 """
 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -17,9 +22,11 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_401_UNAUTHORIZED,
+    HTTP_404_NOT_FOUND,
+    HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
     HTTP_504_GATEWAY_TIMEOUT,
 )
@@ -33,10 +40,13 @@ from app.domain.problems import (
     NotCancellable,
     OutcomeUnknown,
 )
+from app.web.guards import CSP
 
 log = logging.getLogger("app.web")
 
 RETRY_AFTER_SECONDS = 5
+NOT_PAGES = ("/api", "/metrics", "/healthz", "/schema", "/static", "/ws")
+"""Paths that are not pages: their errors are always the JSON body."""
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -100,10 +110,11 @@ raises `FileNotFoundError`), a timeout."""
 
 def client_error(
     request: Request[Any, Any, Any], error: HTTPException
-) -> Response[ErrorBody] | Redirect:
+) -> Response[ErrorBody] | Redirect | Template:
     """A 4xx: answered with its reason, logged as a warning (never with the request body).
 
-    A browser asking for a page without being signed in is sent to the sign-in page.
+    A browser asking for a page without being signed in is sent to the sign-in page; one
+    asking for a page that is not there (or an order that is not its own) gets an HTML 404.
     """
     if error.status_code == HTTP_401_UNAUTHORIZED and _is_page(request):
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -119,6 +130,8 @@ def client_error(
             error.status_code,
             str(error.detail)[:300],
         )
+    if _wants_html(request):
+        return error_page(request, error.status_code, str(error.detail), error.headers)
     extra = error.extra if isinstance(error.extra, list | dict) else None
     return Response(
         ErrorBody(error.status_code, str(error.detail), extra),
@@ -128,21 +141,87 @@ def client_error(
     )
 
 
+def _not_a_page(path: str) -> bool:
+    return any(path == prefix or path.startswith(f"{prefix}/") for prefix in NOT_PAGES)
+
+
 def _is_page(request: Request[Any, Any, Any]) -> bool:
-    path = request.url.path
-    return request.method == "GET" and not path.startswith(("/api/", "/schema", "/metrics"))
+    return request.method == "GET" and not _not_a_page(request.url.path)
 
 
-def outage(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page: not the JSON API, not htmx, HTML preferred over JSON.
+
+    `Accept: */*` (curl, httpx, most programs) or none at all keeps the JSON body.
+    """
+    if _not_a_page(request.url.path) or request.headers.get("hx-request"):
+        return False
+    return request.accept.best_match([MediaType.JSON, MediaType.HTML]) == MediaType.HTML
+
+
+def error_page(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> Template:
+    """The error as a page of the site: its navigation, what happened, the way back."""
+    from app.web.auth import PRINCIPAL  # here: app.web.auth imports this module
+
+    phrase = _phrase(status)
+    if status == HTTP_404_NOT_FOUND:
+        title = "Page not found"
+        specific = bool(detail) and detail != phrase
+        message = _sentence(detail) if specific else f"There is no page at {request.url.path}."
+    elif status >= HTTP_500_INTERNAL_SERVER_ERROR:
+        title = "Something went wrong" if status == HTTP_500_INTERNAL_SERVER_ERROR else phrase
+        message = (
+            "The server could not show this page. The error has been logged; please try again."
+            if status == HTTP_500_INTERNAL_SERVER_ERROR
+            else "A server the engine needs is unavailable; please try again shortly."
+        )
+    else:
+        title, message = phrase, _sentence(detail)
+    viewer = request.scope.get("state", {}).get(PRINCIPAL)
+    return Template(
+        "pages/error.html",
+        context={
+            "page": "error",
+            "viewer": viewer,
+            "status": status,
+            "title": title,
+            "message": message[:300],
+        },
+        status_code=status,
+        headers={**(headers or {}), "Content-Security-Policy": CSP},
+    )
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip() or "Something was wrong with this request"
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+
+
+def outage(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody] | Template:
     """PostgreSQL or Redis is down or not answering: 503, come back shortly."""
     what = "Redis" if isinstance(error, RedisError) else "the database"
     if isinstance(error, TimeoutError | ConnectionError):
         what = "a server the engine needs"
     log.warning("%s %s → 503: %s (%s)", request.method, request.url.path[:200], what, error)
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _wants_html(request):
+        return error_page(request, HTTP_503_SERVICE_UNAVAILABLE, "", retry)
     return Response(
         ErrorBody(HTTP_503_SERVICE_UNAVAILABLE, f"{what} is unavailable; retry shortly"),
         status_code=HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        headers=retry,
         media_type=MediaType.JSON,
     )
 
@@ -177,9 +256,13 @@ def outcome_unknown(request: Request[Any, Any, Any], error: OutcomeUnknown) -> R
     )
 
 
-def server_error(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
-    """A bug: logged with its traceback, answered without details."""
+def server_error(
+    request: Request[Any, Any, Any], error: Exception
+) -> Response[ErrorBody] | Template:
+    """A bug: logged with its traceback, answered without details (a page or JSON)."""
     log.error("%s %s → 500", request.method, request.url.path[:200], exc_info=error)
+    if _wants_html(request):
+        return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR, "")
     return Response(
         ErrorBody(500, "Internal Server Error"), status_code=500, media_type=MediaType.JSON
     )

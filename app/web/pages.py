@@ -32,13 +32,10 @@ from app.web.api.orders import client_of
 from app.web.auth import Caller, requires
 from app.web.context import Web, WebContext
 from app.web.filters import parse_filter, problems_of
+from app.web.guards import CSP
 from app.web.present import limit_preview
 from app.web.views import dashboard_context, form_context, order_context
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
 HISTORY_PAGE = 50
 GAPS_AT_ONCE = 100
 CSV_LIMIT = 100_000
