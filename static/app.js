@@ -73,17 +73,115 @@
   }
   // A new key once the order is changed after placing one: submitting the same order again
   // (a double-click, Enter pressed twice) is answered with the order already placed.
-  function say(text) {
+  function say(text, link, kind) {
     const status = document.getElementById("form-status");
-    if (status) status.textContent = text;
+    if (!status) return;
+    status.textContent = text;
+    status.dataset.kind = kind || "info";
+    if (link) {
+      const a = document.createElement("a");
+      a.href = link.href;
+      a.textContent = link.text;
+      status.append(" ", a);
+    }
   }
   document.addEventListener("htmx:afterRequest", (event) => {
     const form = event.detail.elt;
     if (!form || form.id !== "order-form" || !event.detail.successful) return;
     form.dataset.placed = "1";
   });
-  document.addEventListener("orderRepeated", () => {
-    say("Already placed: it is in the table below. Change the order to place another.");
+  // Orders placed from this page are followed to their end: when one confirms or fails,
+  // the notice says so (a live region: screen readers announce it) and so does the tab's
+  // title until the page is looked at again.
+  const followed = new Set();
+  const TITLE = document.title;
+  function announceEnds() {
+    for (const id of Array.from(followed)) {
+      const row = document.getElementById("order-" + id);
+      if (!row || !["confirmed", "failed"].includes(row.dataset.status)) continue;
+      followed.delete(id);
+      const out = row.querySelector(".c-out");
+      const what = out ? out.textContent.replace(/\s+/g, " ").trim() : "";
+      const text = row.dataset.status === "confirmed"
+        ? "Order " + id.slice(-8) + " filled: " + what
+        : "Order " + id.slice(-8) + " failed: " + what;
+      const notice = document.getElementById("notice");
+      if (notice) notice.textContent = text;
+      if (document.hidden) document.title = (row.dataset.status === "confirmed" ? "✓ " : "✗ ") + text;
+    }
+  }
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) document.title = TITLE; });
+  document.addEventListener("htmx:wsAfterMessage", announceEnds);
+  document.addEventListener("htmx:afterSettle", announceEnds);
+  document.addEventListener("orderPlaced", (event) => {
+    const placed = event.detail || {};
+    if (placed.id && !placed.repeat) followed.add(placed.id);
+    const link = { href: "/orders/" + placed.id, text: "Follow it" };
+    if (placed.repeat) {
+      say("Already placed: this is the same order. Change the order to place another.", link);
+    } else {
+      say("Placed: it is at the top of Recent orders.", link, "ok");
+    }
+  });
+
+  // What a failed submit means for the trader. Every retry carries the same idempotency
+  // key, so pressing Place again can never place the order twice.
+  const AGAIN = " Pressing Place again is safe: the same order is never placed twice.";
+  function failure(status) {
+    if (status === 401) return "You are signed out: sign in again, then place the order.";
+    if (status === 403) return "Refused (403): the page's session has expired or your key may not trade. Reload the page, then place the order again.";
+    if (status === 413 || status === 400) return "The server could not read this form (" + status + "): reload the page.";
+    if (status === 503) return "The engine is briefly unavailable (503): nothing was placed." + AGAIN;
+    if (status === 504) return "The engine did not answer in time (504): the order may or may not be placed." + AGAIN;
+    if (status >= 500) return "The server failed (" + status + ")." + AGAIN;
+    return "Not placed (" + status + ").";
+  }
+  document.addEventListener("htmx:responseError", (event) => {
+    if (!event.detail.elt || event.detail.elt.id !== "order-form") return;
+    say(failure(event.detail.xhr.status), null, "error");
+  });
+  for (const name of ["htmx:sendError", "htmx:timeout"]) {
+    document.addEventListener(name, (event) => {
+      if (!event.detail.elt || event.detail.elt.id !== "order-form") return;
+      say("No answer: the network or the server is down, so the order may not have been sent." + AGAIN, null, "error");
+    });
+  }
+  // After an error re-renders the form, focus goes to the first field to fix.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const form = event.detail.elt;
+    if (!form || form.id !== "order-form") return;
+    const wrong = form.querySelector("[aria-invalid=true]");
+    if (wrong) wrong.focus();
+  });
+
+  // Before sending: a market order with more than 1 % slippage or price impact is placed
+  // only once the trader confirms it; nothing is sent while no venue can fill it.
+  const RISKY_BPS = 100;
+  function chosenKind(form) {
+    const chosen = form.querySelector("input[name=type]:checked") || form.querySelector("input[name=type]");
+    return chosen ? chosen.value : "market";
+  }
+  document.addEventListener("htmx:confirm", (event) => {
+    const form = event.detail.elt;
+    if (!form || form.id !== "order-form" || chosenKind(form) !== "market") return;
+    const preview = document.getElementById("quote-preview");
+    if (preview && preview.dataset.fillable === "no") {
+      event.preventDefault();
+      say("No venue can fill this amount now: try a smaller one.", null, "error");
+      return;
+    }
+    const slippage = Number((form.elements.namedItem("slippageBps") || {}).value);
+    const impact = preview ? Number(preview.dataset.impactBps) : NaN;
+    const risks = [];
+    if (slippage > RISKY_BPS) risks.push("a slippage of " + (slippage / 100).toFixed(2) + " %");
+    if (impact > RISKY_BPS) risks.push("a price impact of " + (impact / 100).toFixed(2) + " %");
+    if (!risks.length) return;
+    event.preventDefault();
+    if (window.confirm("This order accepts " + risks.join(" and ") + ". Place it anyway?")) {
+      event.detail.issueRequest(true);
+    } else {
+      say("Not placed: lower the slippage or the amount.", null, "info");
+    }
   });
   function freshKeyOnEdit(event) {
     const form = event.target.closest && event.target.closest("#order-form");
@@ -95,6 +193,51 @@
   }
   document.addEventListener("input", freshKeyOnEdit);
   document.addEventListener("change", freshKeyOnEdit);
+
+  // The quote preview: refreshed every few seconds while the page is seen, with its age;
+  // Place is off (with the reason beside it) while no venue can fill a market order.
+  const QUOTE_EVERY_MS = 5000;
+  let quotedAt = Date.now();
+  function quoteAge() {
+    const age = document.getElementById("quote-age");
+    if (!age) return;
+    const seconds = Math.round((Date.now() - quotedAt) / 1000);
+    age.textContent = seconds < 2 ? "updated just now" : "updated " + seconds + " s ago";
+  }
+  function fillable() {
+    const form = document.getElementById("order-form");
+    const preview = document.getElementById("quote-preview");
+    const button = form && form.querySelector("button[type=submit]");
+    if (!button || !preview) return;
+    const off = chosenKind(form) === "market" && preview.dataset.fillable === "no";
+    button.disabled = off;
+    button.title = off ? "No venue can fill this amount now" : "";
+  }
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target && event.detail.target.id === "quote-preview") {
+      quotedAt = Date.now();
+      quoteAge();
+    }
+  });
+  document.addEventListener("htmx:afterSettle", fillable);
+  document.addEventListener("change", (event) => { if (event.target.name === "type") fillable(); });
+  setInterval(() => {
+    quoteAge();
+    const source = document.getElementById("quote-source");
+    if (!source || document.hidden || !window.htmx) return;
+    if (Date.now() - quotedAt >= QUOTE_EVERY_MS) htmx.trigger(source, "refresh");
+  }, 1000);
+
+  // Slippage presets set the field as typing would.
+  document.addEventListener("click", (event) => {
+    const preset = event.target.closest && event.target.closest("[data-slippage]");
+    if (!preset) return;
+    const field = preset.form && preset.form.elements.namedItem("slippageBps");
+    if (!field) return;
+    field.value = preset.dataset.slippage;
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    field.dispatchEvent(new Event("change", { bubbles: true }));
+  });
 
   // The order type: show the fields of the chosen type only (others are not sent).
   function showKind(form) {

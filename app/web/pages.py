@@ -99,8 +99,10 @@ class PagesController(Controller):
             order = OrderView.of(await web.desk.place(order_request, client, owner=owner))
         if not request.htmx:
             return Redirect(f"/orders/{order.order_id}", status_code=303)
-        # The page says when a repeated submit (a double-click) found its order placed.
-        headers = {"HX-Trigger": "orderRepeated"} if repeat else None
+        # The page says what happened beside the button (on a phone the table is far below),
+        # and when a repeated submit (a double-click) found its order already placed.
+        said = {"id": order.order_id, "repeat": repeat}
+        headers = {"HX-Trigger": json.dumps({"orderPlaced": said})}
         return Template("partials/order_row.html", context={"order": order}, headers=headers)
 
     async def _form_errors(

@@ -195,7 +195,7 @@ def total_time(order: OrderView) -> float | None:
 
 # -- dashboard charts ---------------------------------------------------------------------
 
-VENUE_COLOURS = {"raydium": "#7c5cff", "meteora": "#f2a33a"}
+VENUE_COLOURS = {"raydium": "#9d85ff", "meteora": "#f2a33a"}
 
 
 @dataclass(frozen=True, slots=True)

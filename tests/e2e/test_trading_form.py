@@ -1,0 +1,185 @@
+"""The order form as a trader relies on it, in headless Chromium: a preview that stays true,
+submits that say what happened (even when they fail), guards before a risky order, and a
+dashboard that fits a phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e import test_browser as browser
+from tests.e2e.test_browser import Site, orders_of_amount, settle_form, shoot, sign_in
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.browser
+
+# The browser tests' fixtures: Chromium, a running site, a signed-in tab.
+chromium = browser.chromium
+site = browser.site
+page = browser.page
+
+PLACE = "#order-form button[type=submit]"
+
+
+def ready(page: Any, site: Site) -> None:
+    page.goto(site.live.http)
+    page.locator("#conn[data-state=open]").wait_for()
+    page.locator("#quote-preview .star").wait_for()
+
+
+def test_after_a_form_error_the_preview_follows_the_new_amount(page: Any, site: Site) -> None:
+    ready(page, site)
+    page.fill("input[name=amount]", "abc")
+    page.click(PLACE)
+    page.locator("#error-amount").filter(has_text="decimal").wait_for()
+    page.locator("#quote-preview").filter(has_text="decimal").wait_for()
+
+    page.evaluate(
+        """() => {
+          window.__causes = [];
+          document.addEventListener("htmx:configRequest", (event) => {
+            if (event.detail.elt.id === "quote-source")
+              window.__causes.push((event.detail.triggeringEvent || {}).type);
+          });
+        }"""
+    )
+    page.fill("input[name=amount]", "1.25")  # the form element was replaced by the error
+
+    page.locator("#quote-preview caption").filter(has_text="Quotes for 1.25 SOL").wait_for()
+    causes = page.evaluate("() => window.__causes")
+    assert "input" in causes, f"typing asked for the quote, not only the timer: {causes}"
+    assert page.evaluate("() => document.activeElement.name") == "amount"
+
+
+def test_the_preview_refreshes_itself_and_shows_its_age(page: Any, site: Site) -> None:
+    ready(page, site)
+    page.evaluate("() => { window.__first = document.getElementById('quote-preview'); }")
+    page.locator("#quote-age").filter(has_text="s ago").wait_for()
+
+    # No input: the preview is replaced by a fresh one, and its age starts again.
+    page.wait_for_function(
+        "() => document.getElementById('quote-preview') !== window.__first", timeout=15_000
+    )
+    assert "just now" in page.locator("#quote-age").inner_text()
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (403, "session has expired"),
+        (500, "The server failed (500)"),
+        (504, "may or may not be placed"),
+        (None, "No answer"),
+    ],
+)
+def test_a_failed_submit_says_what_it_means_in_the_form(
+    page: Any, site: Site, status: int | None, said: str
+) -> None:
+    def refuse(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+        elif status is None:
+            route.abort("connectionreset")
+        else:
+            route.fulfill(status=status, body="{}", content_type="application/json")
+
+    ready(page, site)
+    page.route("**/orders", refuse)
+    page.fill("input[name=amount]", "0.31")
+    page.click(PLACE)
+
+    message = page.locator("#form-status")
+    message.filter(has_text=said).wait_for()
+    assert message.get_attribute("data-kind") == "error"
+    if status != 403:
+        assert "never placed twice" in message.inner_text()
+    settle_form(page)
+    assert orders_of_amount(site, "0.31") == 0
+
+
+def test_place_is_off_with_the_reason_while_no_venue_can_fill(page: Any, site: Site) -> None:
+    ready(page, site)
+    page.fill("input[name=amount]", "90000000")
+
+    reason = page.locator("#quote-preview p.err")
+    reason.filter(has_text="No venue can fill").wait_for()
+    assert reason.count() == 1, "the reason is given once"
+    page.locator(f"{PLACE}[disabled]").wait_for()
+
+    page.fill("input[name=amount]", "1")
+    page.locator("#quote-preview .star").wait_for()
+    page.locator(f"{PLACE}:not([disabled])").wait_for()
+
+
+def test_presets_set_the_slippage_and_more_than_one_percent_asks_first(
+    page: Any, site: Site
+) -> None:
+    ready(page, site)
+    page.click("button[data-slippage='50']")
+    assert page.input_value("input[name=slippageBps]") == "50"
+    assert page.locator("#slippage-hint").inner_text() == "= 0.50 %"
+
+    page.fill("input[name=amount]", "0.4321")
+    page.fill("input[name=slippageBps]", "500")
+    page.locator("#quote-preview caption").filter(has_text="0.4321").wait_for()
+    asked: list[str] = []
+
+    def decline(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", decline)
+    page.click(PLACE)
+    page.locator("#form-status").filter(has_text="Not placed").wait_for()
+    assert asked
+    assert "slippage of 5.00 %" in asked[0]
+    assert orders_of_amount(site, "0.4321") == 0
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(PLACE)
+    page.locator("#form-status").filter(has_text="Placed").wait_for()
+    wait_until(lambda: orders_of_amount(site, "0.4321") == 1, what="the confirmed order")
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_on_a_phone_no_page_scrolls_sideways_and_a_placed_order_is_announced(
+    chromium: Any, site: Site
+) -> None:
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    phone.set_default_timeout(20_000)
+    try:
+        sign_in(phone, site.live.http)
+        phone.locator("#quote-preview .star").wait_for()
+        phone.fill("input[name=amount]", "0.123")
+        phone.locator("#quote-preview caption").filter(has_text="0.123").wait_for()
+        phone.click(PLACE)
+        status = phone.locator("#form-status")
+        status.filter(has_text="Placed").wait_for()
+        assert status.is_visible()
+        assert status.locator("a").get_attribute("href").startswith("/orders/")
+        order_page = status.locator("a").get_attribute("href")
+        shoot(phone, "dashboard-phone.png")
+        for path in ("/", "/orders", order_page):
+            phone.goto(site.live.http + path)
+            phone.locator("main").wait_for()
+            widths = phone.evaluate(
+                "() => [document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            assert widths[0] <= widths[1], f"{path} scrolls sideways at 390 px: {widths}"
+    finally:
+        context.close()
+
+
+def test_an_order_placed_here_is_announced_when_it_fills(page: Any, site: Site) -> None:
+    ready(page, site)
+    page.fill("input[name=amount]", "0.2468")
+    page.locator("#quote-preview caption").filter(has_text="0.2468").wait_for()
+    page.click(PLACE)
+    notice = page.locator("#notice")  # a live region (role=status): read out as it changes
+    notice.filter(has_text="filled:").wait_for()
+    assert "USDC" in notice.inner_text()
+    assert notice.get_attribute("role") == "status"
