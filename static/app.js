@@ -228,6 +228,19 @@
     if (Date.now() - quotedAt >= QUOTE_EVERY_MS) htmx.trigger(source, "refresh");
   }, 1000);
 
+  // The flip: sell what you would have got (every pair trades both ways).
+  document.addEventListener("click", (event) => {
+    const flip = event.target.closest && event.target.closest("[data-flip]");
+    if (!flip || !flip.form) return;
+    const tokenIn = flip.form.elements.namedItem("tokenIn");
+    const tokenOut = flip.form.elements.namedItem("tokenOut");
+    const was = tokenIn.value;
+    tokenIn.value = tokenOut.value;
+    tokenIn.dispatchEvent(new Event("change", { bubbles: true }));  // re-limits the For list
+    tokenOut.value = was;
+    tokenOut.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
   // Slippage presets set the field as typing would.
   document.addEventListener("click", (event) => {
     const preset = event.target.closest && event.target.closest("[data-slippage]");

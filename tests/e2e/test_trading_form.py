@@ -183,3 +183,18 @@ def test_an_order_placed_here_is_announced_when_it_fills(page: Any, site: Site) 
     notice.filter(has_text="filled:").wait_for()
     assert "USDC" in notice.inner_text()
     assert notice.get_attribute("role") == "status"
+
+
+def test_the_flip_sells_what_you_would_get(page: Any, site: Site) -> None:
+    ready(page, site)
+    page.select_option("select[name=tokenIn]", "SOL")
+    page.select_option("select[name=tokenOut]", "USDC")
+    page.fill("input[name=amount]", "150")
+    page.locator("#quote-preview caption").filter(has_text="150 SOL").wait_for()
+
+    page.click("[data-flip]")
+
+    assert page.input_value("select[name=tokenIn]") == "USDC"
+    assert page.input_value("select[name=tokenOut]") == "SOL"
+    page.locator("#quote-preview caption").filter(has_text="150 USDC").wait_for()
+    page.locator("#quote-preview .star").wait_for()
