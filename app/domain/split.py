@@ -1,0 +1,150 @@
+"""Split routing: an order's amount divided between two venues so the total received is most.
+
+A constant-product pool pays less per unit the more it is given, so giving each of two
+venues part of a large order can pay more than giving either all of it; the best split is
+where the two venues' marginal outputs (after fees) meet. It is found here from quotes
+alone — any venue that can price an amount will do, no reserves needed: a coarse scan of
+the shares (robust where one venue refuses beyond its depth), then a golden-section
+refinement around the best of them. A split is chosen only when it pays at least
+`MIN_GAIN_BPS` more than the best single venue.
+
+Legs add up exactly: each leg's amount is floored to the input token's units and the last
+leg takes the rest; shares are in bps and the last takes the rest of 10,000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from app.domain.amm import BPS
+from app.domain.failures import ExecutionError
+from app.domain.routing import Quote, QuoteResult, choose_best
+from app.domain.tokens import Token
+
+MIN_GAIN_BPS = Decimal(1)
+"""A split must pay this much more than the best single venue to be worth two legs."""
+SCAN_STEPS = 20
+REFINE_STEPS = 30
+_PHI = (Decimal(5).sqrt() - 1) / 2
+
+Quoter = Callable[[Decimal], QuoteResult]
+"""One venue's price for an amount now (as `Pricing.quote` for a fixed market)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    dex: str
+    amount_in: Decimal
+    bps: int
+    """This leg's share of the order's amount, in bps (the legs' shares sum to 10,000)."""
+    quoted_out: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    legs: tuple[Leg, ...]
+    best_single: Quote | None
+    """The best single venue's quote for the whole amount (None: no venue fills it alone)."""
+
+    @property
+    def amount_out(self) -> Decimal:
+        return sum((leg.quoted_out for leg in self.legs), Decimal(0))
+
+    @property
+    def split(self) -> bool:
+        return len(self.legs) > 1
+
+    @property
+    def gain_bps(self) -> Decimal:
+        """How much more than the best single venue the route pays, in bps of that."""
+        if self.best_single is None:
+            return Decimal(0)
+        single = self.best_single.amount_out
+        return ((self.amount_out - single) / single * BPS).quantize(Decimal("0.01"))
+
+
+def best_route(
+    amount: Decimal, venues: dict[str, Quoter], token_in: Token, *, allow_split: bool = True
+) -> Route:
+    """The route paying most for `amount`: the best single venue, or two legs when that pays
+    at least MIN_GAIN_BPS more (or when no venue can fill the whole amount alone).
+
+    Raises `ExecutionError` (from `choose_best`) when no route fills the order at all.
+    """
+    whole = [quote(amount) for quote in venues.values()]
+    single: Quote | None
+    try:
+        single = choose_best(whole)
+    except ExecutionError:
+        if not allow_split:
+            raise
+        single = None
+    candidates = []
+    if allow_split:
+        names = sorted(venues)
+        for i, first in enumerate(names):
+            for second in names[i + 1 :]:
+                found = _best_pair(amount, venues[first], venues[second], token_in)
+                if found is not None:
+                    candidates.append(found)
+    best_split = max(candidates, key=lambda legs: _total(legs), default=None)
+    if single is not None:
+        one = Route((Leg(single.dex, amount, int(BPS), single.amount_out),), single)
+        if best_split is None:
+            return one
+        gain = (_total(best_split) - single.amount_out) / single.amount_out * BPS
+        return Route(best_split, single) if gain >= MIN_GAIN_BPS else one
+    if best_split is None:
+        choose_best(whole)  # raises: nothing fills the order, alone or split
+    assert best_split is not None
+    return Route(best_split, None)
+
+
+def _best_pair(
+    amount: Decimal, first: Quoter, second: Quoter, token_in: Token
+) -> tuple[Leg, ...] | None:
+    """The best two-leg split between `first` and `second` (both legs non-empty), if any."""
+
+    def legs_at(share: Decimal) -> tuple[Leg, ...] | None:
+        given = token_in.floor(amount * share)
+        rest = amount - given
+        if given <= 0 or rest <= 0:
+            return None
+        one, two = first(given), second(rest)
+        if not (isinstance(one, Quote) and isinstance(two, Quote)):
+            return None
+        if one.amount_out <= 0 or two.amount_out <= 0:
+            return None
+        bps = int((given / amount * BPS).to_integral_value())
+        bps = min(max(bps, 1), int(BPS) - 1)
+        return (
+            Leg(one.dex, given, bps, one.amount_out),
+            Leg(two.dex, rest, int(BPS) - bps, two.amount_out),
+        )
+
+    def value(share: Decimal) -> Decimal:
+        legs = legs_at(share)
+        return _total(legs) if legs is not None else Decimal(-1)
+
+    step = Decimal(1) / SCAN_STEPS
+    shares = [step * i for i in range(1, SCAN_STEPS)]
+    best = max(shares, key=value)
+    if value(best) < 0:
+        return None
+    low, high = max(best - step, Decimal(0)), min(best + step, Decimal(1))
+    for _ in range(REFINE_STEPS):
+        a = high - (high - low) * _PHI
+        b = low + (high - low) * _PHI
+        if value(a) >= value(b):
+            high = b
+        else:
+            low = a
+    refined = (low + high) / 2
+    chosen = refined if value(refined) >= value(best) else best
+    return legs_at(chosen)
+
+
+def _total(legs: Sequence[Leg] | None) -> Decimal:
+    return sum((leg.quoted_out for leg in legs), Decimal(0)) if legs else Decimal(0)
