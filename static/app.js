@@ -3,8 +3,6 @@
 (function () {
   "use strict";
 
-  const MAX_LIVE_ROWS = 50;
-
   // Live connection indicator, driven by the htmx ws extension's events.
   function setConnection(state, text) {
     const badge = document.getElementById("conn");
@@ -30,9 +28,11 @@
       (keep === row ? other : row).remove();
       seen.set(row.id, keep);
     }
-    if (tbody.id === "recent-rows") {
+    // As many rows as the server shows on a load (app/web/views.py RECENT_ROWS).
+    const max = Number(tbody.dataset.maxRows);
+    if (max) {
       const rows = tbody.querySelectorAll(":scope > tr");
-      for (let i = MAX_LIVE_ROWS; i < rows.length; i++) rows[i].remove();
+      for (let i = max; i < rows.length; i++) rows[i].remove();
     }
     const empty = document.getElementById(tbody.id + "-empty");
     if (empty && tbody.children.length) empty.remove();
@@ -47,15 +47,51 @@
   document.addEventListener("DOMContentLoaded", watchRows);
   document.addEventListener("htmx:afterSettle", watchRows);
 
-  // "12 s ago" for times in tables; the server writes the absolute time as a fallback.
+  // Times: the server writes UTC (the fallback without JavaScript); the page shows the
+  // reader's local time and keeps UTC in the title. In order tables, "12 s ago".
+  const ZONE = window.Intl ? new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }) : null;
+  function pad(n, width) { return String(n).padStart(width || 2, "0"); }
+  function moment(el) {
+    const raw = el.getAttribute("datetime") || "";
+    const at = new Date(/(Z|[+-]\d\d:?\d\d)$/.test(raw) ? raw : raw + "Z");  // no zone: UTC
+    return isNaN(at.getTime()) ? null : at;
+  }
+  function zone(at) {
+    const part = ZONE && ZONE.formatToParts(at).find((p) => p.type === "timeZoneName");
+    return part ? part.value : "";
+  }
+  function day(at) { return at.getFullYear() + "-" + pad(at.getMonth() + 1) + "-" + pad(at.getDate()); }
+  function clock(at, ms) {
+    return pad(at.getHours()) + ":" + pad(at.getMinutes()) + ":" + pad(at.getSeconds())
+      + (ms ? "." + pad(at.getMilliseconds(), 3) : "");
+  }
+  function utc(at, ms) { return at.toISOString().replace("T", " ").slice(0, ms ? 23 : 19) + " UTC"; }
+  const LOCAL = {
+    "datetime": (at) => day(at) + " " + clock(at) + " " + zone(at),
+    "datetime-ms": (at) => day(at) + " " + clock(at, true) + " " + zone(at),
+    "datetime-min": (at) => day(at) + " " + clock(at).slice(0, 5) + " " + zone(at),
+    "time": (at) => clock(at),
+    "time-ms": (at) => clock(at, true),
+  };
+  function showTime(el, text, title) {
+    if (el.textContent !== text) el.textContent = text;
+    if (el.title !== title) el.title = title;
+  }
   function ages() {
     const now = Date.now();
     for (const el of document.querySelectorAll("table.orders time[datetime]")) {
-      const seconds = Math.max(0, Math.round((now - Date.parse(el.getAttribute("datetime"))) / 1000));
-      el.textContent = seconds < 60 ? seconds + " s ago"
+      const at = moment(el);
+      if (!at) continue;
+      const seconds = Math.max(0, Math.round((now - at.getTime()) / 1000));
+      showTime(el, seconds < 60 ? seconds + " s ago"
         : seconds < 3600 ? Math.floor(seconds / 60) + " min ago"
         : seconds < 86400 ? Math.floor(seconds / 3600) + " h ago"
-        : el.getAttribute("datetime").slice(0, 10);
+        : day(at), day(at) + " " + clock(at) + " " + zone(at) + " (" + utc(at) + ")");
+    }
+    for (const el of document.querySelectorAll("time[datetime][data-local]")) {
+      const at = moment(el);
+      const local = LOCAL[el.dataset.local];
+      if (at && local) showTime(el, local(at), utc(at, el.dataset.local.endsWith("-ms")));
     }
   }
   setInterval(ages, 1000);
@@ -286,7 +322,7 @@
     const ids = Array.from(document.querySelectorAll("[data-gap]"), (el) => el.dataset.gap);
     if (!ids.length) return;
     const query = new URLSearchParams(ids.slice(0, 100).map((id) => ["id", id]));
-    htmx.ajax("GET", "/partials/gaps?" + query, { target: "body", swap: "none" });
+    inPlace("/partials/gaps?" + query);  // a row gone meanwhile is skipped, not an htmx error
   }
   function soonGaps() {
     // New rows (placed, pushed) learn their distance at once, not at the next round.
@@ -340,4 +376,251 @@
   }
   document.addEventListener("DOMContentLoaded", enhanceForm);
   document.addEventListener("htmx:afterSettle", enhanceForm);
+
+  // Rows fetched by id (waiting orders' distances, history rows): each replaces the element
+  // with its id if the page still shows it, and only with a newer row (data-seq) of an order.
+  function swapById(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    for (const fresh of Array.from(template.content.children)) {
+      const shown = fresh.id && document.getElementById(fresh.id);
+      if (!shown || Number(fresh.dataset.seq) <= Number(shown.dataset.seq)) continue;
+      fresh.removeAttribute("hx-swap-oob");
+      replaceKeepingFocus(shown, fresh);
+      if (window.htmx) htmx.process(fresh);
+    }
+    ages();
+  }
+  // A row replaced while the keyboard focus is in it: the focus moves to the same place in
+  // the new row, not to the top of the page.
+  function focusables(row) { return Array.from(row.querySelectorAll("a[href], button")); }
+  function replaceKeepingFocus(shown, fresh) {
+    const index = focusables(shown).indexOf(document.activeElement);
+    shown.replaceWith(fresh);
+    const target = index >= 0 && focusables(fresh)[index];
+    if (target) target.focus({ preventScroll: true });
+  }
+  function inPlace(url) {
+    fetch(url, { headers: { "HX-Request": "true" } })
+      .then((response) => (response.ok ? response.text() : ""))
+      .then(swapById)
+      .catch(() => {});  // the next round asks again
+  }
+
+  // The live table holds still while it is read: while the pointer is over it (or the focus
+  // is in it), new orders wait off the page behind "N new orders — show"; rows already shown
+  // still change in place (every row has one height, so none moves). Leaving the table, or
+  // that button, puts them in at the top.
+  // Pushes pass through this htmx extension (hx-ext="ws, live-rows") before htmx swaps them:
+  // an update for a row the page does not show (trimmed past the last row, or held) never
+  // reaches htmx's out-of-band swap, which would log htmx:oobErrorNoTarget; a held row
+  // takes it instead.
+  const held = new Map();  // row id → the newest row of a new order not shown yet, oldest first
+  const heldIds = new Set();  // every new order held since the last show (more than are kept)
+  let pointerIn = false;
+  function liveTable() { return document.getElementById("recent-rows"); }
+  function holding() {
+    // Keyboard focus only: a click leaves the focus on what was clicked (the button).
+    const region = document.getElementById("recent");
+    return !!region && (pointerIn || !!region.querySelector(":focus-visible"));
+  }
+  function showHeld() {
+    const bar = document.getElementById("held-rows");
+    if (!bar) return;
+    bar.hidden = !heldIds.size;
+    const text = heldIds.size + (heldIds.size === 1 ? " new order" : " new orders") + " — show";
+    if (heldIds.size && bar.textContent !== text) bar.textContent = text;
+  }
+  function hold(row) {
+    const before = held.get(row.id);
+    if (before && Number(before.dataset.seq) > Number(row.dataset.seq)) return;
+    row.removeAttribute("hx-swap-oob");
+    heldIds.add(row.id);
+    held.delete(row.id);
+    held.set(row.id, row);
+    const max = Number((liveTable() || { dataset: {} }).dataset.maxRows) || Infinity;
+    while (held.size > max) held.delete(held.keys().next().value);  // would be trimmed at once
+  }
+  function placedAt(row) {
+    const time = row.querySelector("time[datetime]");
+    return time ? Date.parse(time.getAttribute("datetime")) : 0;
+  }
+  function release() {
+    const tbody = liveTable();
+    if (!tbody || !heldIds.size) return;
+    const rows = Array.from(held.values()).sort((a, b) => placedAt(a) - placedAt(b));
+    held.clear();
+    heldIds.clear();
+    for (const row of rows) {
+      const shown = document.getElementById(row.id);
+      if (!shown) tbody.prepend(row);
+      else if (Number(row.dataset.seq) > Number(shown.dataset.seq)) replaceKeepingFocus(shown, row);
+    }
+    if (window.htmx) for (const row of rows) if (row.isConnected) htmx.process(row);
+    showHeld();
+    ages();
+    announceEnds();
+    if (document.querySelector("[data-gap]")) soonGaps();
+  }
+  let refocus = null;  // where the keyboard focus was, in a row this push may replace
+  function liveMessage(text) {
+    const rows = liveTable();
+    const still = holding();
+    if (!still) release();
+    const active = document.activeElement;
+    const row = active && active.closest && active.closest("#recent-rows > tr");
+    refocus = row ? { row: row.id, index: focusables(row).indexOf(active) } : null;
+    const template = document.createElement("template");
+    template.innerHTML = text;
+    for (const el of Array.from(template.content.children)) {
+      const oob = el.getAttribute("hx-swap-oob") || "true";
+      const into = oob.indexOf(":") > 0 ? oob.slice(oob.indexOf(":") + 1) : null;
+      if (into === "#recent-rows") {  // new rows (afterbegin), or all of them (innerHTML)
+        if (!rows) { el.remove(); continue; }
+        if (!still) continue;
+        for (const row of Array.from(el.children)) {
+          if (!document.getElementById(row.id)) { hold(row); continue; }
+          row.setAttribute("hx-swap-oob", "true");  // shown: changed in place
+          el.before(row);
+        }
+        el.remove();
+      } else if (into === null && el.id && !document.getElementById(el.id)) {
+        if (held.has(el.id)) hold(el);
+        el.remove();
+      }
+    }
+    showHeld();
+    return Array.from(template.content.children, (el) => el.outerHTML).join("");
+  }
+  document.addEventListener("htmx:wsAfterMessage", () => {
+    const was = refocus;
+    refocus = null;
+    if (!was || (document.activeElement && document.activeElement.closest("#recent-rows > tr"))) return;
+    const row = document.getElementById(was.row);
+    const target = row && focusables(row)[was.index];
+    if (target) target.focus({ preventScroll: true });
+  });
+  if (window.htmx) {
+    htmx.defineExtension("live-rows", {
+      transformResponse: (text, xhr) => (xhr ? text : liveMessage(text)),  // no xhr: a socket
+    });
+  }
+  // While it holds, the table also stays where it is on the screen: when something above it
+  // changes height (the charts' first fills, the quote), the page scrolls by as much (the
+  // browser's own scroll anchoring does not work at the top of the page).
+  let anchorTop = null;
+  function anchorTable() {
+    const table = liveTable();
+    const on = !!table && holding();
+    document.documentElement.classList.toggle("holding", on);
+    anchorTop = on ? table.getBoundingClientRect().top : null;
+  }
+  function keepTableStill() {
+    const table = liveTable();
+    if (anchorTop === null || !table) return;
+    const moved = table.getBoundingClientRect().top - anchorTop;
+    if (Math.abs(moved) >= 0.5) window.scrollBy(0, moved);
+    anchorTop = table.getBoundingClientRect().top;
+  }
+  document.addEventListener("DOMContentLoaded", () => {
+    const region = document.getElementById("recent");
+    if (!region) return;
+    region.addEventListener("pointerenter", (event) => {
+      if (event.pointerType !== "touch") pointerIn = true;
+      anchorTable();
+    });
+    region.addEventListener("pointerleave", () => {
+      pointerIn = false;
+      anchorTable();
+      if (!holding()) release();
+    });
+    region.addEventListener("focusin", anchorTable);
+    region.addEventListener("focusout", () => {
+      // Decided once this task is done: a push replacing the focused row puts the focus back.
+      setTimeout(() => {
+        anchorTable();
+        if (!holding()) release();
+      }, 0);
+    });
+    window.addEventListener("scroll", () => { if (anchorTop !== null) anchorTable(); });
+    new MutationObserver(keepTableStill).observe(document.body,
+      { childList: true, subtree: true, characterData: true, attributes: true });
+  });
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest("#held-rows")) release();
+  });
+
+  // History: rows of orders still under way follow them. Polled, not pushed: the page can
+  // list any 50 orders (any filter, any page back), which a socket would have to be told and
+  // re-told on every filter and page; asking for just those rows every few seconds, only
+  // while the tab is seen and some are under way, is simpler and misses nothing across a
+  // lost connection. The answer holds only the rows that moved on.
+  const ROWS_EVERY_MS = 3000;
+  setInterval(() => {
+    const rows = document.querySelectorAll("#history-rows > tr[data-active]");
+    if (document.hidden || !rows.length) return;
+    const shown = Array.from(rows, (row) => ["row", row.id.slice("order-".length) + ":" + row.dataset.seq]);
+    inPlace("/partials/rows?" + new URLSearchParams(shown));
+  }, ROWS_EVERY_MS);
+
+  // History: the filter fields say what the list is filtered by, also after Back (htmx puts
+  // back a copy of the page from before the last change; the browser may restore a page).
+  function syncFilters() {
+    const form = document.getElementById("history-filters");
+    if (!form) return;
+    const params = new URLSearchParams(location.search);
+    for (const field of form.querySelectorAll("select[name], input[name]")) {
+      const value = params.get(field.name) || "";
+      field.value = value;
+      if (field.value !== value) field.value = "";  // not one of the options: any
+    }
+    markInvalid();
+  }
+  // A field with a message beside it (a 422 from /orders) is marked invalid, and only then.
+  function markInvalid() {
+    for (const note of document.querySelectorAll("#history-filters .field-error")) {
+      const field = document.querySelector("[aria-describedby='" + note.id + "']");
+      if (!field) continue;
+      if (note.textContent.trim()) field.setAttribute("aria-invalid", "true");
+      else field.removeAttribute("aria-invalid");
+    }
+  }
+  document.addEventListener("htmx:historyRestore", syncFilters);
+  window.addEventListener("pageshow", syncFilters);
+  document.addEventListener("htmx:afterSettle", markInvalid);
+
+  // Copy buttons (the order page's id and tx hash). Without the clipboard API (an insecure
+  // origin, a refusal), the text is selected for Ctrl+C instead.
+  function copied(button, text) {
+    button.textContent = text;
+    button.dataset.copied = "1";
+    clearTimeout(button.copyTimer);
+    button.copyTimer = setTimeout(() => {
+      button.textContent = "Copy";
+      delete button.dataset.copied;
+    }, 2000);
+  }
+  function selectForCopy(button) {
+    const code = button.parentElement && button.parentElement.querySelector("code");
+    if (code) {
+      const range = document.createRange();
+      range.selectNodeContents(code);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+    }
+    copied(button, "Selected: press Ctrl+C");
+  }
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    if (!navigator.clipboard || !window.isSecureContext) {
+      selectForCopy(button);
+      return;
+    }
+    navigator.clipboard.writeText(button.dataset.copy).then(
+      () => copied(button, "Copied"),
+      () => selectForCopy(button),
+    );
+  });
 })();

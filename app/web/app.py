@@ -143,6 +143,7 @@ def _register_filters(engine: JinjaTemplateEngine) -> None:
         bps=present.bps,
         percent=present.percent,
         limit_terms=present.limit_terms,
+        price_unit=present.price_unit,
         short_hash=present.short_hash,
         seconds=present.seconds,
     )

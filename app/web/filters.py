@@ -96,3 +96,13 @@ def problems_of(error: ValidationException) -> list[str]:
     return [
         str(item.get("message", item)) if isinstance(item, dict) else str(item) for item in extra
     ]
+
+
+def problem_fields(error: ValidationException) -> dict[str, str]:
+    """The same messages by the parameter each is about (the first one per parameter)."""
+    extra = error.extra if isinstance(error.extra, list) else []
+    fields: dict[str, str] = {}
+    for item in extra:
+        if isinstance(item, dict) and "key" in item:
+            fields.setdefault(str(item["key"]), str(item.get("message", "")))
+    return fields

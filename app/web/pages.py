@@ -16,6 +16,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Stream, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 from litestar_htmx import HTMXRequest, HTMXTemplate
 
 from app.domain.access import Scope
@@ -31,13 +32,14 @@ from app.web.api.catalog import quote_board
 from app.web.api.orders import client_of
 from app.web.auth import Caller, requires
 from app.web.context import Web, WebContext
-from app.web.filters import parse_filter, problems_of
+from app.web.filters import parse_filter, problem_fields, problems_of
 from app.web.guards import CSP
 from app.web.present import limit_preview
-from app.web.views import dashboard_context, form_context, order_context
+from app.web.views import dashboard_context, form_context, order_context, waiting_gaps
 
 HISTORY_PAGE = 50
 GAPS_AT_ONCE = 100
+ROWS_AT_ONCE = HISTORY_PAGE
 CSV_LIMIT = 100_000
 
 
@@ -212,23 +214,32 @@ class PagesController(Controller):
         chosen: NamedDependency[dict[str, str]],
         cursor: FromQuery[str | None] = None,
     ) -> Template:
-        """Every order, newest first, filtered; a plain GET form that htmx enhances."""
+        """Every order, newest first, filtered; a plain GET form that htmx enhances.
+
+        A filter that cannot be applied (a bad value, To before From) is answered 422 with
+        the reason next to its field, and no order is listed.
+        """
         problems: list[str] = []
+        errors: dict[str, str] = {}
         try:
-            where = self._filter(web, chosen, cursor, HISTORY_PAGE)
+            where: OrderFilter | None = self._filter(web, chosen, cursor, HISTORY_PAGE)
         except ValidationException as error:
-            problems = problems_of(error)
-            where = OrderFilter(limit=HISTORY_PAGE)
-        where = replace(where, owner=principal.owner_filter)
-        page = await web.orders.page(where)
-        counts = await web.orders.counts(where)
+            problems, errors, where = problems_of(error), problem_fields(error), None
+        items, next_cursor, counts = [], None, {}
+        if where is not None:
+            where = replace(where, owner=principal.owner_filter)
+            page = await web.orders.page(where)
+            items, next_cursor = page.items, page.next_cursor
+            counts = await web.orders.counts(where)
         query = {k: v for k, v in chosen.items() if v}
         context = {
             "page": "history",
             "viewer": principal,
             "filters": chosen,
+            "filtered": bool(query or cursor),
             "problems": problems,
-            "orders": [OrderView.of(order) for order in page.items],
+            "errors": errors,
+            "orders": [OrderView.of(order) for order in items],
             "counts": [(s.value, counts.get(s, 0)) for s in OrderStatus],
             "total": sum(counts.values()),
             "statuses": [s.value for s in OrderStatus],
@@ -240,19 +251,21 @@ class PagesController(Controller):
                     s.value: _url("/orders", {**query, "status": s.value}) for s in OrderStatus
                 },
                 "first": _url("/orders", query) if cursor else None,
-                "next": _url("/orders", {**query, "cursor": page.next_cursor})
-                if page.next_cursor
-                else None,
+                "next": _url("/orders", {**query, "cursor": next_cursor}) if next_cursor else None,
                 "csv": _url("/orders.csv", query),
             },
         }
-        if request.htmx and not request.htmx.history_restore_request:
+        restoring = bool(request.htmx and request.htmx.history_restore_request)
+        # htmx puts back a page after Back only from a 2xx answer: that one says the same, 200.
+        status = HTTP_422_UNPROCESSABLE_ENTITY if problems and not restoring else HTTP_200_OK
+        if request.htmx and not restoring:
             return HTMXTemplate(
                 template_name="partials/history_results.html",
-                context=context,
+                context={**context, "partial": True},
                 push_url=_url("/orders", {**query, "cursor": cursor or ""}),
+                status_code=status,
             )
-        return Template("pages/history.html", context=context)
+        return Template("pages/history.html", context=context, status_code=status)
 
     @get(
         "/orders.csv",
@@ -298,11 +311,37 @@ class PagesController(Controller):
             context={"page": "order", "viewer": principal, **await order_context(web, order)},
         )
 
+    @get("/partials/rows")
+    async def rows(
+        self,
+        web: Web,
+        principal: Caller,
+        shown: Annotated[list[str] | None, QueryParameter(name="row")] = None,
+    ) -> Template:
+        """The history page's rows of orders still under way (`row=<id>:<seq>`, as shown),
+        re-rendered when their order has moved on: static/app.js asks every few seconds."""
+        seqs: dict[str, int] = {}
+        for item in (shown or [])[:ROWS_AT_ONCE]:
+            order_id, _, seq = item.partition(":")
+            seqs[order_id] = int(seq) if seq.isdigit() else 0
+        moved = [
+            o
+            for o in await web.orders.some(list(seqs), principal.owner_filter)
+            if o.last_seq > seqs.get(o.id, 0)
+        ]
+        context = {
+            "orders": [OrderView.of(o) for o in moved],
+            "gaps": await waiting_gaps(web, moved),
+        }
+        return Template("partials/rows.html", context=context)
+
     @staticmethod
     def _filter(
         web: WebContext, chosen: Mapping[str, str | None], cursor: str | None, limit: int
     ) -> OrderFilter:
-        return parse_filter(
+        """The history filters as an `OrderFilter`, or a 400 naming each bad one (To before
+        From too: nothing could match)."""
+        where = parse_filter(
             status=[chosen["status"] or ""] if chosen.get("status") else None,
             pair=chosen.get("pair") or None,
             token_in=None,
@@ -314,6 +353,15 @@ class PagesController(Controller):
             limit=limit,
             venues=web.catalog.venue_names,
         )
+        start, end = where.created_from, where.created_to
+        if start is not None and end is not None and start >= end:
+            message = (
+                f"To ({chosen.get('to')}) is before From ({chosen.get('from')}): "
+                "no order can match; choose a To on or after From"
+            )
+            problem = {"key": "to", "message": message, "source": "query"}
+            raise ValidationException(detail="invalid order filter", extra=[problem])
+        return where
 
 
 CSV_COLUMNS = (

@@ -83,6 +83,12 @@ def limit_preview(request: OrderRequest, best: Quote | None, raw: str) -> LimitP
     )
 
 
+def price_unit(order: OrderView) -> str:
+    """The unit of an order's prices, the pair's quote per base: "USDC/SOL" (either side)."""
+    market = find_market(order.token_in, order.token_out)
+    return f"{market.pair.quote}/{market.pair.base}" if market else ""
+
+
 def short_hash(value: str | None) -> str:
     return f"{value[:6]}…{value[-4:]}" if value else "—"
 

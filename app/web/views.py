@@ -30,8 +30,9 @@ from app.web.present import (
     venue_shares,
 )
 
-RECENT_ROWS = 25
-"""Rows the dashboard's live table shows."""
+RECENT_ROWS = 50
+"""Rows the dashboard's live table shows: on load, in the socket's snapshot, and at most while
+it runs (static/app.js reads it from the table's `data-max-rows`)."""
 FORM_DEFAULTS = {"type": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amount": "1",
                  "slippageBps": "50", "expiresIn": "86400"}  # fmt: skip
 
@@ -97,6 +98,7 @@ async def dashboard_context(web: WebContext, viewer: Principal) -> dict[str, Any
         "viewer": viewer,
         **form_context(),
         **await recent_orders(web, viewer),
+        "live_rows": RECENT_ROWS,
         "board": None,
         "pairs": [pair.symbol for pair in PAIRS],
         "problems": [],

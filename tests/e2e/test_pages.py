@@ -139,8 +139,45 @@ def test_history_filters_by_status_and_htmx_gets_only_the_results(
     assert "data-status=" not in partial.text
     assert "No orders match these filters." in partial.text
     bad = client.get("/orders", params={"status": "done"})
-    assert bad.status_code == 200
+    assert bad.status_code == 422
     assert "status &#39;done&#39; is not one of" in bad.text
+    assert "data-status=" not in bad.text, "a filter that cannot apply lists nothing"
+
+
+def test_a_to_date_before_the_from_date_is_a_422_next_to_the_field(
+    client: Client, empty_db: None
+) -> None:
+    client.post("/api/orders/execute", json=order_body())
+    dates = {"from": "2026-11-21", "to": "2026-11-20"}
+    for headers in ({}, HTMX):
+        answer = client.get("/orders", params=dates, headers=headers)
+        assert answer.status_code == 422
+        said = re.search(r'id="error-to"[^>]*>([^<]*)<', answer.text).group(1)  # type: ignore[union-attr]
+        assert "To (2026-11-20) is before From (2026-11-21)" in said
+        assert "data-status=" not in answer.text
+    assert 'id="error-to" hx-swap-oob="true"' in answer.text, "htmx: the message goes by the field"
+    same_day = client.get("/orders", params={"from": "2026-11-21", "to": "2026-11-21"})
+    assert same_day.status_code == 200
+    assert client.get("/orders.csv", params=dates).status_code == 400
+
+
+def test_history_says_no_orders_yet_when_nothing_is_filtered(
+    client: Client, empty_db: None
+) -> None:
+    assert "No orders yet" in client.get("/orders").text
+    filtered = client.get("/orders", params={"status": "failed"}).text
+    assert "No orders match these filters." in filtered
+    assert "No orders yet" not in filtered
+
+
+def test_the_rows_partial_answers_only_rows_that_moved_on(client: Client) -> None:
+    order_id = client.post("/api/orders/execute", json=order_body()).json()["orderId"]
+    seq = client.get(f"/api/orders/{order_id}").json()["order"]["lastSeq"]
+    behind = client.get("/partials/rows", params={"row": f"{order_id}:{seq - 1}"}).text
+    assert f'id="order-{order_id}"' in behind
+    current = client.get("/partials/rows", params={"row": f"{order_id}:{seq}"}).text
+    assert "<tr" not in current
+    assert "<tr" not in client.get("/partials/rows", params={"row": "nonsense:x"}).text
 
 
 def test_the_csv_export_is_the_filtered_view(client: Client, empty_db: None) -> None:
@@ -212,6 +249,11 @@ def test_the_row_partial_is_one_element_keyed_by_order_and_status(templates: obj
     assert "225.5" in row
     assert "150.333" in row
     assert "5KqZ8x…abcd" in row
+    assert "@ 150.333 USDC/SOL" in row, "a price says its unit: quote per base"
+    bought = render(
+        templates, "partials/order_row.html", order=view(token_in="USDC", token_out="SOL")
+    )
+    assert "USDC/SOL" in bought, "either side, the pair's unit"
     pushed = render(templates, "partials/order_row.html", order=view(), oob=True)
     assert 'hx-swap-oob="true"' in pushed
 
@@ -227,4 +269,8 @@ def test_a_failed_row_says_why_and_a_retry_shows_its_attempt(templates: object) 
     row = render(templates, "partials/order_row.html", order=failed)
     assert 'data-status="failed"' in row
     assert "slippage exceeded on raydium" in row
+    long = "slippage exceeded: 148.231906 USDC is below the minimum 149.000000 USDC on raydium"
+    failed_long = view(status=OrderStatus.FAILED, amount_out=None, executed_price=None, error=long)
+    cut = render(templates, "partials/order_row.html", order=failed_long)
+    assert cut.count(long) == 2, "the whole reason (CSS clamps it), and in its title"
     assert "try 2" in row
