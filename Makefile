@@ -21,7 +21,7 @@ lint: $(STAMP)
 
 # The README's pictures, taken by the browser tests from our own running app.
 screenshots: $(STAMP)
-	SCREENSHOT_DIR=docs $(BIN)/python -m pytest tests/e2e/test_browser.py -q
+	SCREENSHOT_DIR=docs $(BIN)/python -m pytest tests/e2e/test_browser.py tests/e2e/test_trading_form.py -q
 
 # An API key, printed once: make key NAME=bot SCOPES=read,trade [RATE_LIMIT=600]
 key: $(STAMP)
