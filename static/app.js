@@ -137,14 +137,38 @@
       if (!row || !["confirmed", "failed"].includes(row.dataset.status)) continue;
       followed.delete(id);
       const out = row.querySelector(".c-out");
-      const what = out ? out.textContent.replace(/\s+/g, " ").trim() : "";
+      const what = out ? out.innerText.replace(/\s+/g, " ").trim() : "";
       const text = row.dataset.status === "confirmed"
         ? "Order " + id.slice(-8) + " filled: " + what
         : "Order " + id.slice(-8) + " failed: " + what;
-      const notice = document.getElementById("notice");
-      if (notice) notice.textContent = text;
+      toast(text, id, row.dataset.status === "confirmed" ? "ok" : "error");
       if (document.hidden) document.title = (row.dataset.status === "confirmed" ? "✓ " : "✗ ") + text;
     }
+  }
+  // A toast: the text and a link to the order, in a live region (read out once), gone
+  // after a while or when closed.
+  const TOAST_MS = 10000;
+  function toast(text, id, kind) {
+    const shelf = document.getElementById("toasts");
+    if (!shelf) return;
+    const item = document.createElement("div");
+    item.className = "toast";
+    item.dataset.kind = kind;
+    const words = document.createElement("span");
+    words.textContent = text + " ";
+    const link = document.createElement("a");
+    link.href = "/orders/" + id;
+    link.textContent = "View order";
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    close.addEventListener("click", () => item.remove());
+    item.append(words, link, close);
+    shelf.append(item);
+    while (shelf.children.length > 3) shelf.firstElementChild.remove();
+    setTimeout(() => item.remove(), TOAST_MS);
   }
   document.addEventListener("visibilitychange", () => { if (!document.hidden) document.title = TITLE; });
   document.addEventListener("htmx:wsAfterMessage", announceEnds);

@@ -13,7 +13,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +23,7 @@ from piccolo.query.functions.aggregate import Count
 from app.db.database import CommitUnanswered, Connection, Database
 from app.db.tables import OrderRow
 from app.domain.filters import OrderFilter, Page
-from app.domain.order import Order
+from app.domain.order import Fill, Order
 from app.domain.problems import ClientOrderIdTaken, KeyInFlight, KeyReused, OutcomeUnknown
 from app.domain.requests import OrderRequest
 from app.domain.status import MOVING, TERMINAL, OrderStatus, check_transition
@@ -403,28 +402,27 @@ class OrderStore:
         )
         return {OrderStatus(row["status"]): int(row["n"]) for row in rows}
 
-    async def recent_fills_by_venue(self, owner: str | None, limit: int = 100) -> dict[str, int]:
-        """How the last `limit` confirmed orders (of `owner`, or all) split between venues."""
+    async def recent_fills(self, owner: str | None, limit: int = 40) -> list[Fill]:
+        """The last `limit` confirmed orders (of `owner`, or all), newest first: the window
+        every dashboard chart is drawn from."""
         rows = await self.db.fetch(
-            "SELECT dex, count(*) AS fills FROM (SELECT dex FROM orders"
-            " WHERE status = 'confirmed' AND ($2::varchar IS NULL OR owner = $2)"
-            " ORDER BY id DESC LIMIT $1) recent GROUP BY dex",
+            "SELECT id, created_at, updated_at, dex, token_in, token_out, executed_price"
+            " FROM orders WHERE status = 'confirmed' AND ($2::varchar IS NULL OR owner = $2)"
+            " ORDER BY id DESC LIMIT $1",
             limit,
             owner,
         )
-        return {row["dex"]: row["fills"] for row in rows}
-
-    async def recent_confirm_times(
-        self, owner: str | None, limit: int = 40
-    ) -> list[tuple[str, datetime, datetime]]:
-        """(order id, placed, confirmed) of the last `limit` confirmed orders, newest first."""
-        rows = await self.db.fetch(
-            "SELECT id, created_at, updated_at FROM orders WHERE status = 'confirmed'"
-            " AND ($2::varchar IS NULL OR owner = $2) ORDER BY id DESC LIMIT $1",
-            limit,
-            owner,
-        )
-        return [(str(r["id"]), r["created_at"], r["updated_at"]) for r in rows]
+        return [
+            Fill(
+                order_id=str(r["id"]),
+                placed_at=r["created_at"],
+                confirmed_at=r["updated_at"],
+                dex=r["dex"] or "",
+                pair=_pair_symbol(r["token_in"], r["token_out"]),
+                price=r["executed_price"],
+            )
+            for r in rows
+        ]
 
     async def stale_active(self, idle_seconds: float, limit: int = 500) -> list[str]:
         """Orders a worker should be moving whose row has not changed for `idle_seconds`."""
@@ -589,3 +587,8 @@ def _details(raw: str | None) -> dict[str, str] | None:
     """A JSONB column as asyncpg and Piccolo return it (text)."""
     parsed: dict[str, object] = json.loads(raw) if raw else {}
     return {str(k): str(v) for k, v in parsed.items()} or None
+
+
+def _pair_symbol(token_in: str, token_out: str) -> str:
+    market = find_market(token_in, token_out)
+    return market.pair.symbol if market is not None else f"{token_in}/{token_out}"

@@ -64,3 +64,16 @@ class Order:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """A confirmed order, as the dashboard's charts need it."""
+
+    order_id: str
+    placed_at: datetime
+    confirmed_at: datetime
+    dex: str
+    pair: str
+    price: Decimal | None
+    """Quote per base, the pair's convention."""

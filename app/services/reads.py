@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from app.db.orders import OrderStore
 from app.domain.filters import OrderFilter, Page
-from app.domain.order import Order
+from app.domain.order import Fill, Order
 from app.domain.status import OrderStatus
 from app.events.schema import OrderEvent
 
@@ -42,10 +41,5 @@ class OrderReads:
     async def active(self) -> dict[OrderStatus, int]:
         return await self._store.count_active()
 
-    async def fills_by_venue(self, owner: str | None, recent: int = 100) -> dict[str, int]:
-        return await self._store.recent_fills_by_venue(owner, recent)
-
-    async def confirm_times(
-        self, owner: str | None, recent: int = 40
-    ) -> list[tuple[str, datetime, datetime]]:
-        return await self._store.recent_confirm_times(owner, recent)
+    async def recent_fills(self, owner: str | None, recent: int = 40) -> list[Fill]:
+        return await self._store.recent_fills(owner, recent)

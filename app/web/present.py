@@ -5,11 +5,13 @@ Pure functions of stored orders and events; templates only lay them out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from app.domain.kinds.limit import PRICE, Gap, gap, min_out_at
+from app.domain.order import Fill
 from app.domain.requests import OrderRequest
 from app.domain.routing import Quote, shortfall_bps
 from app.domain.status import TERMINAL, OrderStatus
@@ -214,8 +216,11 @@ class Slice:
     colour: str
 
 
-def venue_shares(counts: dict[str, int], width: float = 300) -> list[Slice]:
-    """A stacked bar: each venue's share of recent fills."""
+def venue_shares(fills: Sequence[Fill], width: float = 300) -> list[Slice]:
+    """A stacked bar: each venue's share of the window's fills."""
+    counts: dict[str, int] = {}
+    for fill in fills:
+        counts[fill.dex] = counts.get(fill.dex, 0) + 1
     total = sum(counts.values())
     slices, x = [], 0.0
     for label, count in sorted(counts.items()):
@@ -238,21 +243,40 @@ class Bar:
 
 
 @dataclass(frozen=True, slots=True)
+class Tick:
+    y: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class Bars:
     bars: list[Bar]
     max_seconds: float
     median_seconds: float | None
+    ticks: list[Tick] = field(default_factory=list)
+    """The scale: round numbers of seconds, with where they fall."""
 
 
-def confirm_times(
-    samples: list[tuple[str, datetime, datetime]], width: float = 300, height: float = 80
-) -> Bars:
-    """Time from placing to confirmation of recent orders, oldest left."""
-    durations = [(oid, (done - placed).total_seconds()) for oid, placed, done in samples]
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5 or 5 times a power of ten at or above `value` (a chart's top)."""
+    if value <= 0:
+        return 1.0
+    power: float = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * power >= value * (1 - 1e-9):
+            return step * power
+    return 10 * power
+
+
+def confirm_times(fills: Sequence[Fill], width: float = 300, height: float = 80) -> Bars:
+    """Time from placing to confirmation of the window's orders, oldest left, on a scale of
+    round seconds (0, half, top)."""
+    durations = [(f.order_id, (f.confirmed_at - f.placed_at).total_seconds()) for f in fills]
     durations.reverse()
     if not durations:
         return Bars([], 0.0, None)
-    top = max(d for _, d in durations) or 1.0
+    slowest = max(d for _, d in durations)
+    top = nice_ceiling(slowest)
     step = min(width / len(durations), 24.0)
     left = width - step * len(durations)  # newest at the right edge, like a ticker
     bars = [
@@ -267,4 +291,50 @@ def confirm_times(
         for i, (oid, d) in enumerate(durations)
     ]
     ordered = sorted(d for _, d in durations)
-    return Bars(bars, top, ordered[len(ordered) // 2])
+    ticks = [Tick(height - v / top * height, _seconds_label(v)) for v in (0.0, top / 2, top)]
+    return Bars(bars, slowest, ordered[len(ordered) // 2], ticks)
+
+
+def _seconds_label(value: float) -> str:
+    if value == 0:
+        return "0"
+    if value < 1:
+        return f"{value * 1000:g} ms"
+    return f"{value:g} s"
+
+
+@dataclass(frozen=True, slots=True)
+class Sparkline:
+    pair: str
+    points: str
+    """SVG polyline points, oldest left."""
+    last: Decimal
+    low: Decimal
+    high: Decimal
+    fills: int
+    rising: bool
+
+
+def price_lines(
+    fills: Sequence[Fill], *, most: int = 4, width: float = 140, height: float = 36
+) -> list[Sparkline]:
+    """Per pair with two fills or more, the prices of the window's fills over time (quote per
+    base): the pairs with the most fills first, at most `most`, each scaled to its range."""
+    by_pair: dict[str, list[Fill]] = {}
+    for fill in reversed(fills):  # oldest first
+        if fill.price is not None and fill.price > 0:
+            by_pair.setdefault(fill.pair, []).append(fill)
+    lines = []
+    drawn = [(pair, series) for pair, series in by_pair.items() if len(series) >= 2]
+    for pair, series in sorted(drawn, key=lambda kv: (-len(kv[1]), kv[0]))[:most]:
+        prices = [f.price for f in series if f.price is not None]
+        low, high = min(prices), max(prices)
+        span = high - low
+        count = len(prices)
+        points = " ".join(
+            f"{(i / (count - 1) * width) if count > 1 else width / 2:.1f},"
+            f"{(height - 2 - float((p - low) / span) * (height - 4)) if span else height / 2:.1f}"
+            for i, p in enumerate(prices)
+        )
+        lines.append(Sparkline(pair, points, prices[-1], low, high, count, prices[-1] >= prices[0]))
+    return lines

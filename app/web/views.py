@@ -24,6 +24,7 @@ from app.web.intake import form_fields
 from app.web.present import (
     confirm_times,
     execution_vs_quote,
+    price_lines,
     route_choices,
     timeline,
     total_time,
@@ -83,12 +84,17 @@ async def waiting_gaps(web: WebContext, orders: list[Order]) -> dict[str, Gap | 
     return await web.quoter.gaps([o for o in orders if o.status is OrderStatus.WAITING])
 
 
+CHART_WINDOW = 40
+"""Every dashboard chart is drawn from the same fills: the last this many confirmed orders."""
+
+
 async def charts_context(web: WebContext, owner: str | None) -> dict[str, Any]:
-    counts = await web.orders.fills_by_venue(owner)
+    fills = await web.orders.recent_fills(owner, CHART_WINDOW)
     return {
-        "shares": venue_shares(counts),
-        "fills_total": sum(counts.values()),
-        "confirm": confirm_times(await web.orders.confirm_times(owner)),
+        "fills_total": len(fills),
+        "shares": venue_shares(fills),
+        "confirm": confirm_times(fills),
+        "prices": price_lines(fills),
     }
 
 

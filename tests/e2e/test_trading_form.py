@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.builders import order_body
 from tests.e2e import test_browser as browser
 from tests.e2e.test_browser import Site, orders_of_amount, settle_form, shoot, sign_in
+from tests.support.access import bearer
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -175,14 +178,25 @@ def test_on_a_phone_no_page_scrolls_sideways_and_a_placed_order_is_announced(
 
 
 def test_an_order_placed_here_is_announced_when_it_fills(page: Any, site: Site) -> None:
+    earlier = httpx.post(  # a fill before it: two points make the pair's price line
+        f"{site.live.http}/api/orders/execute", json=order_body(amount="0.1357"), headers=bearer()
+    )
+    assert earlier.status_code == 201
     ready(page, site)
     page.fill("input[name=amount]", "0.2468")
     page.locator("#quote-preview caption").filter(has_text="0.2468").wait_for()
     page.click(PLACE)
-    notice = page.locator("#notice")  # a live region (role=status): read out as it changes
-    notice.filter(has_text="filled:").wait_for()
-    assert "USDC" in notice.inner_text()
-    assert notice.get_attribute("role") == "status"
+    toast = page.locator("#toasts .toast").filter(has_text="filled:")
+    toast.wait_for()
+    assert "USDC" in toast.inner_text()
+    assert toast.locator("a").get_attribute("href").startswith("/orders/")
+    # The toasts sit in a live region (role=status): a screen reader reads each one out.
+    assert page.locator("#toasts").get_attribute("role") == "status"
+    # The charts count the fill: its pair's price line shows.
+    page.locator("#charts .spark").filter(has_text="SOL/USDC").wait_for()
+
+    toast.locator("button.toast-close").click()
+    assert toast.count() == 0
 
 
 def test_the_flip_sells_what_you_would_get(page: Any, site: Site) -> None:
