@@ -44,7 +44,7 @@ def main() -> int:
         host=env.get("HOST", "127.0.0.1"),
         env=env,
     )
-    code = 0
+    code, why = 0, ""
     try:
         stack.start_servers()
         stack.start_processes()
@@ -56,14 +56,15 @@ def main() -> int:
             time.sleep(0.2)
     except GaveUp as error:
         log.error("giving up: %s; stopping everything", error)
-        code = 1
+        code, why = 1, f" (gave up: {error})"
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
-        log.info("stopped")
+        # Said again last, once every child is gone: their output may have buried the first.
+        log.info("stopped%s", why)
     return code
 
 

@@ -30,7 +30,8 @@ def parse_filter(
     venues: Sequence[str],
     source: str = "query",
 ) -> OrderFilter:
-    """Turn list filters into an `OrderFilter`, or a 400 naming every bad parameter."""
+    """Turn list filters into an `OrderFilter`, or a 400 naming every bad parameter (a `to`
+    before `from` too: nothing could match)."""
     problems: list[dict[str, str]] = []
 
     def bad(key: str, message: str) -> None:
@@ -52,6 +53,12 @@ def parse_filter(
         bad("dex", f"dex {shown(dex)} is not one of {', '.join(venues)}")
     start = _moment(created_from, "from", bad, end_of_day=False)
     end = _moment(created_to, "to", bad, end_of_day=True)
+    if start is not None and end is not None and start >= end:
+        bad(
+            "to",
+            f"To ({created_to}) is before From ({created_from}): no order can match;"
+            " choose a To on or after From",
+        )
     if cursor and parse_uuid(cursor) is None:
         bad("cursor", "cursor is not one this API returned (expected an order id)")
     if problems:
