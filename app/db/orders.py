@@ -39,7 +39,7 @@ _OUTBOX = """
 outbox AS (
     INSERT INTO webhook_deliveries (webhook_id, event_id, next_at)
     SELECT w.id, event.id, now() FROM webhooks w, event, {order}
-    WHERE w.owner = {order}.owner AND w.deleted_at IS NULL
+    WHERE event.order_id = {order}.id AND w.owner = {order}.owner AND w.deleted_at IS NULL
       AND {order}.status = ANY(string_to_array(w.events, ','))
 )
 """
@@ -56,7 +56,7 @@ WITH created AS (
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt)
     SELECT id, 1, 'pending', created_at, 1 FROM created
-    RETURNING id
+    RETURNING id, order_id
 ), {_OUTBOX.format(order="created")}
 SELECT created.*, event.id AS event_id FROM created, event
 """
@@ -89,7 +89,7 @@ WITH moved AS (
     SELECT id, last_seq, status, updated_at, attempt, $6, $7, $8::jsonb, $11, $12, $13, $14,
            $15::jsonb
     FROM moved
-    RETURNING id
+    RETURNING id, order_id
 ), {_OUTBOX.format(order="moved")}
 SELECT moved.*, event.id AS event_id FROM moved, event
 """
@@ -97,7 +97,7 @@ SELECT moved.*, event.id AS event_id FROM moved, event
 # The trigger starts many waiting orders at once: `_TRANSITION`'s `waiting → routing` for
 # each listed (id, attempt), in one statement. Each order still moves only if it is waiting
 # in that attempt and has not expired: a cancel or an expiry that won is left alone.
-_TRIGGER = """
+_TRIGGER = f"""
 WITH fired AS (
     SELECT * FROM unnest($1::uuid[], $2::int[], $3::jsonb[], $4::text[], $5::jsonb[])
         AS f(id, attempt, quotes, note, details)
@@ -120,13 +120,7 @@ WITH fired AS (
     SELECT id, last_seq, status, updated_at, attempt, fired_quotes, fired_note, fired_details
     FROM moved
     RETURNING id, order_id
-), outbox AS (
-    INSERT INTO webhook_deliveries (webhook_id, event_id, next_at)
-    SELECT w.id, event.id, now() FROM webhooks w
-    JOIN moved ON w.owner = moved.owner
-    JOIN event ON event.order_id = moved.id
-    WHERE w.deleted_at IS NULL AND 'routing' = ANY(string_to_array(w.events, ','))
-)
+), {_OUTBOX.format(order="moved")}
 SELECT moved.*, event.id AS event_id FROM moved JOIN event ON event.order_id = moved.id
 """
 
