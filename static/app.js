@@ -217,8 +217,12 @@
   // Before sending: a market order with more than 1 % slippage or price impact is placed
   // only once the trader confirms it; nothing is sent while no venue can fill it.
   const RISKY_BPS = 100;
+  // The order type's radio (or hidden input) that is chosen, if the form has one.
+  function typeInput(form) {
+    return form.querySelector("input[name=type]:checked") || form.querySelector("input[name=type]");
+  }
   function chosenKind(form) {
-    const chosen = form.querySelector("input[name=type]:checked") || form.querySelector("input[name=type]");
+    const chosen = typeInput(form);
     return chosen ? chosen.value : "market";
   }
   document.addEventListener("htmx:confirm", (event) => {
@@ -314,7 +318,7 @@
 
   // The order type: show the fields of the chosen type only (others are not sent).
   function showKind(form) {
-    const chosen = form.querySelector("input[name=type]:checked") || form.querySelector("input[name=type]");
+    const chosen = typeInput(form);
     if (!chosen) return;
     for (const block of form.querySelectorAll(".kind-fields")) {
       const mine = block.dataset.kind === chosen.value;

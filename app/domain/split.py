@@ -14,6 +14,7 @@ leg takes the rest; shares are in bps and the last takes the rest of 10,000.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -124,6 +125,7 @@ def _best_pair(
             Leg(two.dex, rest, int(BPS) - bps, two.amount_out),
         )
 
+    @functools.cache  # the search asks for some shares more than once; each costs two quotes
     def value(share: Decimal) -> Decimal:
         legs = legs_at(share)
         return _total(legs) if legs is not None else Decimal(-1)
