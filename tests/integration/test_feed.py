@@ -91,7 +91,7 @@ async def test_paging_the_feed_while_orders_run_misses_nothing_and_repeats_nothi
         cursor = page[-1].event_id if page else cursor
         if done and not page:
             break
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # wait-ok: yields to the writers between reads, waits for nothing
     await running
     stored = [
         row["id"]
