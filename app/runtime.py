@@ -32,6 +32,7 @@ from app.services.webhooks import Courier, Webhooks
 from app.settings import Settings
 from app.venues.base import Venue
 from app.venues.clock import Clock
+from app.venues.router import SimulatedRouter
 from app.venues.simulated import SimulatedVenue, build_venues
 from app.venues.simulator import Simulator
 
@@ -46,6 +47,8 @@ class Runtime:
     redis: Redis
     simulator: Simulator
     simulated: dict[str, SimulatedVenue]
+    router: SimulatedRouter
+    """Sends split routes over the simulated venues as one transaction."""
     """The simulator's venues, for its own controls (faults, ledger, price moves)."""
     venues: Mapping[str, Venue]
     """The venues orders trade on, by name."""
@@ -134,10 +137,19 @@ async def open_runtime(
     await saq_queue.connect()
     queue = ExecutionQueue(saq_queue, policy)
     publisher = EventPublisher(redis, f"{settings.queue_name}:events")
-    quoter = Quoter(trading, timeout=RETRY.quote_timeout(settings.mock_latency_scale))
+    router = SimulatedRouter(simulator, simulated)
+    quoter = Quoter(
+        trading, timeout=RETRY.quote_timeout(settings.mock_latency_scale), can_split=True
+    )
     limits = LimitIndex(redis, settings.queue_name)
     executor = Executor(
-        store, trading, quoter, publisher, limits, settle_wait=settings.job_heartbeat_seconds / 3
+        store,
+        trading,
+        quoter,
+        publisher,
+        limits,
+        router=router,
+        settle_wait=settings.job_heartbeat_seconds / 3,
     )
     reads = OrderReads(store)
     return Runtime(
@@ -146,6 +158,7 @@ async def open_runtime(
         redis=redis,
         simulator=simulator,
         simulated=simulated,
+        router=router,
         venues=trading,
         store=store,
         queue=queue,

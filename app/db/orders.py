@@ -26,9 +26,19 @@ from app.domain.filters import OrderFilter, Page
 from app.domain.order import Fill, Order
 from app.domain.problems import ClientOrderIdTaken, KeyInFlight, KeyReused, OutcomeUnknown
 from app.domain.requests import OrderRequest
+from app.domain.split import Leg
 from app.domain.status import MOVING, TERMINAL, OrderStatus, check_transition
 from app.domain.tokens import find_market
-from app.events.schema import OrderEvent, QuoteView, Recorded, amount, decode_quotes, encode
+from app.events.schema import (
+    OrderEvent,
+    QuoteView,
+    Recorded,
+    amount,
+    decode_legs,
+    decode_quotes,
+    encode,
+    legs_view,
+)
 from app.ids import parse_uuid
 
 # Every statement that writes an event writes `orders` first, so it holds a transaction
@@ -48,10 +58,10 @@ _CREATE = f"""
 WITH created AS (
     INSERT INTO orders (id, type, token_in, token_out, amount_in, slippage_bps, status,
                         attempt, last_seq, client, terms, owner, client_order_id,
-                        limit_price, min_out, expires_at, created_at, updated_at)
+                        limit_price, min_out, expires_at, routing, created_at, updated_at)
     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, 1, $7, $8::jsonb, $9, $10, $11, $12,
             COALESCE($13::timestamptz, now() + make_interval(secs => $14::float8)),
-            now(), now())
+            $15, now(), now())
     RETURNING *
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt)
@@ -61,7 +71,8 @@ WITH created AS (
 SELECT created.*, event.id AS event_id FROM created, event
 """
 
-# Entering routing starts an attempt afresh: the previous attempt's venue and tx are cleared.
+# Entering routing starts an attempt afresh: the previous attempt's venue, route and tx are
+# cleared.
 # The first quote and the bound it sets (`quoted_out`, `min_out`) are written once and
 # never cleared: no retry moves the user's bound.
 _TRANSITION = f"""
@@ -73,6 +84,7 @@ WITH moved AS (
         updated_at = now(),
         dex = CASE WHEN $3::varchar = 'routing' THEN NULL ELSE COALESCE($6, dex) END,
         tx_hash = CASE WHEN $3::varchar = 'routing' THEN NULL ELSE COALESCE($7, tx_hash) END,
+        route = CASE WHEN $3::varchar = 'routing' THEN NULL ELSE COALESCE($17::jsonb, route) END,
         quoted_out = COALESCE(quoted_out, $9),
         min_out = COALESCE(min_out, $10),
         amount_out = COALESCE($11, amount_out),
@@ -85,9 +97,9 @@ WITH moved AS (
     RETURNING *
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt, dex, tx_hash, quotes,
-                              amount_out, executed_price, error, note, details)
+                              amount_out, executed_price, error, note, details, route)
     SELECT id, last_seq, status, updated_at, attempt, $6, $7, $8::jsonb, $11, $12, $13, $14,
-           $15::jsonb
+           $15::jsonb, $18::jsonb
     FROM moved
     RETURNING id, order_id
 ), {_OUTBOX.format(order="moved")}
@@ -108,6 +120,7 @@ WITH fired AS (
         updated_at = now(),
         dex = NULL,
         tx_hash = NULL,
+        route = NULL,
         retry_reason = NULL,
         triggered = TRUE
     FROM fired
@@ -158,6 +171,8 @@ class Move:
     dex: str | None = None
     tx_hash: str | None = None
     quotes: list[QuoteView] | None = None
+    route: tuple[Leg, ...] | None = None
+    """The route this step chose or ran; the order keeps it only when it is split."""
     quoted_out: Decimal | None = None
     min_out: Decimal | None = None
     amount_out: Decimal | None = None
@@ -289,6 +304,8 @@ class OrderStore:
             move.note,
             json.dumps(move.details) if move.details else None,
             move.unexpired,
+            _legs_json(move.route if move.route and len(move.route) > 1 else None),
+            _legs_json(move.route),
         )
         if row is None:
             return None
@@ -302,6 +319,7 @@ class OrderStore:
             dex=move.dex,
             tx_hash=move.tx_hash,
             quotes=move.quotes,
+            route=legs_view(move.route),
             amount_out=amount(move.amount_out),
             executed_price=amount(move.executed_price),
             error=move.error,
@@ -510,6 +528,7 @@ def _create_args(
         request.bound,
         request.expires_at,
         request.expires_in,
+        request.routing,
     )
 
 
@@ -545,7 +564,9 @@ def order_from_row(row: Any) -> Order:
         client_order_id=row["client_order_id"],
         expires_at=row["expires_at"],
         triggered=row["triggered"],
+        routing=row["routing"],
         dex=row["dex"],
+        route=_legs(row["route"]),
         tx_hash=row["tx_hash"],
         quoted_out=row["quoted_out"],
         min_out=row["min_out"],
@@ -569,12 +590,22 @@ def event_from_row(row: Any) -> OrderEvent:
         dex=row["dex"],
         tx_hash=row["tx_hash"],
         quotes=decode_quotes(quotes) if quotes else None,
+        route=decode_legs(row["route"]) if row["route"] else None,
         amount_out=amount(row["amount_out"]),
         executed_price=amount(row["executed_price"]),
         error=row["error"],
         note=row["note"],
         details=_details(row["details"]),
     )
+
+
+def _legs_json(legs: Sequence[Leg] | None) -> str | None:
+    views = legs_view(legs)
+    return encode(views).decode() if views else None
+
+
+def _legs(raw: str | None) -> tuple[Leg, ...] | None:
+    return tuple(view.leg() for view in decode_legs(raw)) if raw else None
 
 
 def _details(raw: str | None) -> dict[str, str] | None:

@@ -58,6 +58,10 @@ class Order(Table, tablename="orders"):
     """When a waiting order expires, by the database's clock."""
     triggered = Boolean(default=False)
     """In routing because its trigger fired (it routes on without a new routing event)."""
+    routing = Varchar(length=8, default="auto")
+    """`auto` (split across venues when that pays) or `single`."""
+    route = JSONB(null=True, default=None)
+    """This attempt's legs when split across venues; null for a single venue (`dex`)."""
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
@@ -78,9 +82,11 @@ class OrderEvent(Table, tablename="order_events"):
     executed_price = Numeric(null=True, default=None)
     error = Text(null=True, default=None)
     note = Text(null=True, default=None)
+    """Why a step happened that the status alone does not explain (e.g. a resumed run)."""
     details = JSONB(null=True, default=None)
     """What a kind's step adds: a waiting event's terms, a trigger's observed output."""
-    """Why a step happened that the status alone does not explain (e.g. a resumed run)."""
+    route = JSONB(null=True, default=None)
+    """The chosen route (routing), a split's legs (building), and what each paid (confirmed)."""
 
 
 class ApiKey(Table, tablename="api_keys"):

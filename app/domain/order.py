@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from app.domain.split import AUTO, Leg
 from app.domain.status import TERMINAL, OrderStatus
 from app.domain.tokens import Market, Token
 
@@ -41,7 +42,12 @@ class Order:
     """When a waiting order stops waiting (set by the database's clock at placement)."""
     triggered: bool = False
     """In routing because its trigger fired: it routes on without a routing event of its own."""
+    routing: str = AUTO
+    """`auto`: split across venues when that pays; `single`: one venue only."""
     dex: str | None = None
+    """The venue of this attempt's route; a split's venues joined by `+` (see `route`)."""
+    route: tuple[Leg, ...] | None = None
+    """This attempt's legs when it is split across venues (None: one venue, `dex`)."""
     tx_hash: str | None = None
     quoted_out: Decimal | None = None
     """The first routing's best quote: the reference the bound was set from."""

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from app.domain.kinds import KINDS, OrderKind
 from app.domain.problems import InvalidOrder, Problem, shown
+from app.domain.split import AUTO, ROUTINGS
 from app.domain.tokens import MAX_AMOUNT, PAIRS, TOKENS, Market, find_market
 
 DEFAULT_SLIPPAGE_BPS = 50
@@ -40,6 +41,8 @@ class OrderRequest:
     slippage_bps: int
     terms: dict[str, str] = dataclass_field(default_factory=dict)
     client_order_id: str | None = None
+    routing: str = AUTO
+    """`auto`: split across venues when that pays; `single`: one venue only."""
 
     @property
     def type(self) -> str:
@@ -83,6 +86,7 @@ def validate_order(
     slippage_bps: int | str | None,
     terms: Mapping[str, object] | None = None,
     client_order_id: object = None,
+    routing: object = None,
 ) -> OrderRequest:
     """Check every rule and return the request, or raise `InvalidOrder` listing all problems.
 
@@ -99,9 +103,21 @@ def validate_order(
         for name in sorted(set(terms or {}) - own):
             problems.append(Problem(name, f"{name} does not apply to {kind.name} orders"))
     reference = _client_order_id(client_order_id, problems)
+    route = _routing(routing, problems)
     if problems or kind is None or market is None or parsed_amount is None or slippage is None:
         raise InvalidOrder(problems)
-    return OrderRequest(kind, market, parsed_amount, slippage, parsed_terms, reference)
+    return OrderRequest(kind, market, parsed_amount, slippage, parsed_terms, reference, route)
+
+
+def _routing(raw: object, problems: list[Problem]) -> str:
+    if raw is None or raw == "":
+        return AUTO
+    if isinstance(raw, str) and raw in ROUTINGS:
+        return raw
+    problems.append(
+        Problem("routing", f"routing must be one of: {', '.join(ROUTINGS)} (got {shown(raw)})")
+    )
+    return AUTO
 
 
 def _client_order_id(raw: object, problems: list[Problem]) -> str | None:

@@ -15,20 +15,25 @@ leg takes the rest; shares are in bps and the last takes the rest of 10,000.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from app.domain.amm import BPS
-from app.domain.failures import ExecutionError
-from app.domain.routing import Quote, QuoteResult, choose_best
+from app.domain.failures import ExecutionError, FailureKind
+from app.domain.routing import Quote, QuoteFailure, QuoteResult, choose_best
 from app.domain.tokens import Token
 
+AUTO, SINGLE = "auto", "single"
+ROUTINGS = (AUTO, SINGLE)
+"""An order's `routing`: `auto` splits when it pays, `single` keeps it on one venue."""
 MIN_GAIN_BPS = Decimal(1)
 """A split must pay this much more than the best single venue to be worth two legs."""
 SCAN_STEPS = 20
 REFINE_STEPS = 30
 _PHI = (Decimal(5).sqrt() - 1) / 2
+_ROUNDING = Decimal("0.00001")
+_SHALLOW = FailureKind.INSUFFICIENT_LIQUIDITY
 
 Quoter = Callable[[Decimal], QuoteResult]
 """One venue's price for an amount now (as `Pricing.quote` for a fixed market)."""
@@ -41,6 +46,8 @@ class Leg:
     bps: int
     """This leg's share of the order's amount, in bps (the legs' shares sum to 10,000)."""
     quoted_out: Decimal
+    amount_out: Decimal | None = None
+    """What the leg paid, once the route's transaction has landed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,11 @@ class Route:
         return len(self.legs) > 1
 
     @property
+    def dex(self) -> str:
+        """The venue of a single-venue route; a split's venues joined by `+`, largest first."""
+        return route_name(self.legs)
+
+    @property
     def gain_bps(self) -> Decimal:
         """How much more than the best single venue the route pays, in bps of that."""
         if self.best_single is None:
@@ -66,15 +78,53 @@ class Route:
         return ((self.amount_out - single) / single * BPS).quantize(Decimal("0.01"))
 
 
+def one_venue(best: Quote, amount: Decimal) -> Route:
+    """The route that sends the whole amount to the venue of `best`."""
+    return Route((Leg(best.dex, amount, int(BPS), best.amount_out),), best)
+
+
+def route_name(legs: Sequence[Leg]) -> str:
+    """How a route is named where one venue's name stood (an order's `dex`)."""
+    return "+".join(leg.dex for leg in sorted(legs, key=lambda leg: (-leg.bps, leg.dex)))
+
+
+def may_pay(results: Sequence[QuoteResult], amount: Decimal) -> bool:
+    """Whether any split could pay MIN_GAIN_BPS more than the best single venue, judged from
+    the whole-amount quotes alone (no further pricing).
+
+    A constant-product venue pays `rate · (1 - impact)` per unit for an order whose price
+    impact is `impact`, so its best rate (the smallest trade's) is `paid / (1 - impact)`;
+    legs can never pay more per unit than the best such rate. Small orders, whose impact is
+    below the fee differences, are ruled out here, at the cost of a division per venue.
+    """
+    quotes = [r for r in results if isinstance(r, Quote) and r.amount_out > 0]
+    shallow = [r for r in results if isinstance(r, QuoteFailure) and r.kind is _SHALLOW]
+    if len(quotes) + len(shallow) < 2:
+        return False
+    if shallow:
+        return True  # a venue refusing the whole amount may still take a part of it
+    best = max(q.amount_out for q in quotes)
+    ceiling = max(q.amount_out / (1 - q.price_impact_bps / BPS) for q in quotes)
+    # Quotes are rounded (amounts to units, impact to 0.01 bps): allow for that.
+    return ceiling * (1 + _ROUNDING) >= best * (1 + MIN_GAIN_BPS / BPS)
+
+
 def best_route(
-    amount: Decimal, venues: dict[str, Quoter], token_in: Token, *, allow_split: bool = True
+    amount: Decimal,
+    venues: Mapping[str, Quoter],
+    token_in: Token,
+    *,
+    allow_split: bool = True,
+    whole: Sequence[QuoteResult] | None = None,
 ) -> Route:
     """The route paying most for `amount`: the best single venue, or two legs when that pays
     at least MIN_GAIN_BPS more (or when no venue can fill the whole amount alone).
 
+    `whole`: the venues' quotes for the whole amount, when already asked (else priced here).
     Raises `ExecutionError` (from `choose_best`) when no route fills the order at all.
     """
-    whole = [quote(amount) for quote in venues.values()]
+    if whole is None:
+        whole = [quote(amount) for quote in venues.values()]
     single: Quote | None
     try:
         single = choose_best(whole)
@@ -92,7 +142,7 @@ def best_route(
                     candidates.append(found)
     best_split = max(candidates, key=lambda legs: _total(legs), default=None)
     if single is not None:
-        one = Route((Leg(single.dex, amount, int(BPS), single.amount_out),), single)
+        one = one_venue(single, amount)
         if best_split is None:
             return one
         gain = (_total(best_split) - single.amount_out) / single.amount_out * BPS

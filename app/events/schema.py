@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,6 +11,7 @@ import msgspec
 
 from app.domain.order import Order
 from app.domain.routing import QuoteFailure, QuoteResult
+from app.domain.split import AUTO, Leg
 from app.domain.status import TERMINAL, OrderStatus
 
 
@@ -43,6 +45,36 @@ class QuoteView(msgspec.Struct, rename="camel", omit_defaults=True):
         )
 
 
+class LegView(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
+    """One leg of a route: how much of the order goes to `dex`, and what it pays."""
+
+    dex: str
+    amount_in: str
+    bps: int
+    """This leg's share of the order's amount (the legs' shares sum to 10,000)."""
+    quoted_out: str
+    amount_out: str | None = None
+    """What the leg paid (on `confirmed`)."""
+
+    @classmethod
+    def of(cls, leg: Leg) -> LegView:
+        return cls(
+            dex=leg.dex,
+            amount_in=amount(leg.amount_in) or "0",
+            bps=leg.bps,
+            quoted_out=amount(leg.quoted_out) or "0",
+            amount_out=amount(leg.amount_out),
+        )
+
+    def leg(self) -> Leg:
+        paid = Decimal(self.amount_out) if self.amount_out is not None else None
+        return Leg(self.dex, Decimal(self.amount_in), self.bps, Decimal(self.quoted_out), paid)
+
+
+def legs_view(legs: Sequence[Leg] | None) -> list[LegView] | None:
+    return [LegView.of(leg) for leg in legs] if legs else None
+
+
 class OrderEvent(msgspec.Struct, rename="camel", frozen=True):
     """One lifecycle step, exactly as stored and as pushed.
 
@@ -59,6 +91,9 @@ class OrderEvent(msgspec.Struct, rename="camel", frozen=True):
     dex: str | None = None
     tx_hash: str | None = None
     quotes: list[QuoteView] | None = None
+    route: list[LegView] | None = None
+    """The chosen route on `routing`; a split's legs on `building`, and on `confirmed` what
+    each leg paid (`amountOut`)."""
     amount_out: str | None = None
     executed_price: str | None = None
     error: str | None = None
@@ -87,7 +122,12 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
     """The seq of the order's newest event."""
     created_at: datetime
     updated_at: datetime
+    routing: str = AUTO
+    """`auto`: split across venues when that pays; `single`: one venue only."""
     dex: str | None = None
+    """The venue; for a split route its venues joined by `+`, largest share first."""
+    route: list[LegView] | None = None
+    """A split route's legs (null when the order goes to one venue)."""
     tx_hash: str | None = None
     quoted_out: str | None = None
     min_out: str | None = None
@@ -120,7 +160,9 @@ class OrderView(msgspec.Struct, rename="camel", frozen=True):
             last_seq=order.last_seq,
             created_at=order.created_at,
             updated_at=order.updated_at,
+            routing=order.routing,
             dex=order.dex,
+            route=legs_view(order.route),
             tx_hash=order.tx_hash,
             quoted_out=amount(order.quoted_out),
             min_out=amount(order.min_out),
@@ -157,9 +199,10 @@ class Recorded:
 _encoder = msgspec.json.Encoder()
 _notice_decoder = msgspec.json.Decoder(Notice)
 _quotes_decoder = msgspec.json.Decoder(list[QuoteView])
+_legs_decoder = msgspec.json.Decoder(list[LegView])
 
 
-def encode(value: msgspec.Struct | list[QuoteView]) -> bytes:
+def encode(value: msgspec.Struct | list[QuoteView] | list[LegView]) -> bytes:
     return _encoder.encode(value)
 
 
@@ -169,3 +212,7 @@ def decode_notice(data: bytes) -> Notice:
 
 def decode_quotes(data: bytes | str) -> list[QuoteView]:
     return _quotes_decoder.decode(data)
+
+
+def decode_legs(data: bytes | str) -> list[LegView]:
+    return _legs_decoder.decode(data)

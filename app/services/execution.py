@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 
 from app.db.orders import Move, OrderStore
@@ -17,7 +18,8 @@ from app.domain.failures import ExecutionError, FailureKind
 from app.domain.kinds import KINDS
 from app.domain.order import Order
 from app.domain.retry import RETRY, RetryLater
-from app.domain.routing import Quote, choose_best
+from app.domain.routing import QuoteResult
+from app.domain.split import AUTO, Leg, Route
 from app.domain.status import TERMINAL, OrderStatus
 from app.events.bus import EventPublisher
 from app.events.schema import QuoteView, amount
@@ -25,7 +27,7 @@ from app.metrics import METRICS
 from app.services.limits import LimitIndex, Waiting
 from app.services.policies import POLICIES
 from app.services.quoting import Quoter
-from app.venues.base import SwapIntent, TxReceipt, TxState, Venue
+from app.venues.base import Router, Sender, SwapIntent, TxReceipt, TxState, Venue
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +53,13 @@ class Executor:
         publisher: EventPublisher,
         limits: LimitIndex,
         *,
+        router: Router | None = None,
         settle_wait: float = 3.0,
     ) -> None:
         self.store = store
         self.venues = venues
+        self.router = router
+        """Sends split routes; without one, every order goes to a single venue."""
         self.quoter = quoter
         self.publisher = publisher
         self.limits = limits
@@ -129,10 +134,10 @@ class Run:
             if failed_attempt:
                 await self.attempt(order.attempt + 1, cause=failed_attempt)
             else:
-                # Nothing reached the venue: send to the venue this attempt chose.
-                await self._send(self._chosen_venue(), self._bound())
+                # Nothing reached the venue: send along the route this attempt chose.
+                await self._send(self._sender(), self._bound())
         elif order.status is OrderStatus.SUBMITTED:
-            venue = self._chosen_venue()
+            venue = self._sender()
             if order.tx_hash is None:
                 raise ExecutionError(FailureKind.NO_ROUTE, "the submitted order has no tx")
             receipt = await venue.status(order.tx_hash) or _unknown(order.tx_hash, order.attempt)
@@ -144,7 +149,7 @@ class Run:
     async def attempt(
         self, attempt: int, cause: str | None = None, note: str | None = None
     ) -> None:
-        """Quote everywhere, record the routing step, then build and send to the best venue.
+        """Quote everywhere, choose the route, record the routing step, then build and send.
 
         The first routing with a quote fixes the order's bound (its kind says how); no
         later attempt fills below it.
@@ -156,14 +161,16 @@ class Run:
         results = await self.x.quoter.quote_all(
             order.market, order.amount, order_id=order.id, attempt=attempt
         )
+        quotes = [QuoteView.of(r) for r in results]
+        try:
+            route = await self._route(results)
+        except ExecutionError:
+            await self._move(OrderStatus.ROUTING, attempt, quotes=quotes, error=cause, note=note)
+            raise
         await self._move(
-            OrderStatus.ROUTING,
-            attempt,
-            quotes=[QuoteView.of(r) for r in results],
-            error=cause,
-            note=note,
+            OrderStatus.ROUTING, attempt, quotes=quotes, route=route.legs, error=cause, note=note
         )
-        await self._build(choose_best(results))
+        await self._build(route)
 
     async def _route_on(self) -> None:
         """Routing a triggered order: its routing event holds what triggered it; fresh quotes
@@ -172,23 +179,32 @@ class Run:
         results = await self.x.quoter.quote_all(
             order.market, order.amount, order_id=order.id, attempt=order.attempt
         )
-        await self._build(choose_best(results))
+        await self._build(await self._route(results))
 
-    async def _build(self, best: Quote) -> None:
-        """Take the best quote if it meets the order's bound, else let the kind decide."""
+    async def _route(self, results: list[QuoteResult]) -> Route:
         order = self.order
-        bound = order.min_out or KINDS[order.type].first_bound(order, best.amount_out)
-        if best.amount_out < bound:
-            await POLICIES[order.type].price_gone(self, self._below_bound(best, bound))
+        allow_split = order.routing == AUTO and self.x.router is not None
+        return await self.x.quoter.route(
+            order.market, order.amount, results, allow_split=allow_split
+        )
+
+    async def _build(self, route: Route) -> None:
+        """Take the route if it meets the order's bound (its total does: a split's legs are
+        one transaction), else let the kind decide."""
+        order = self.order
+        bound = order.min_out or KINDS[order.type].first_bound(order, route.amount_out)
+        if route.amount_out < bound:
+            await POLICIES[order.type].price_gone(self, self._below_bound(route, bound))
             return
         await self._move(
             OrderStatus.BUILDING,
             order.attempt,
-            dex=best.dex,
-            quoted_out=best.amount_out,
+            dex=route.dex,
+            route=route.legs if route.split else None,
+            quoted_out=route.amount_out,
             min_out=bound,
         )
-        await self._send(self.x.venues[best.dex], bound)
+        await self._send(self._sender(), bound)
 
     async def wait(self, again: str | None = None) -> None:
         """Wait for the trigger (a limit order); `again`: why it waits once more."""
@@ -200,15 +216,16 @@ class Run:
         if self.order.min_out is not None:
             await self.x.limits.add([Waiting.of(self.order)])
 
-    async def _send(self, venue: Venue, min_out: Decimal) -> None:
+    async def _send(self, sender: Sender, min_out: Decimal) -> None:
         order = self.order
-        intent = SwapIntent(order.id, order.attempt, order.market, order.amount, min_out)
-        built = await venue.build(intent)
+        legs = order.route or ()
+        intent = SwapIntent(order.id, order.attempt, order.market, order.amount, min_out, legs)
+        built = await sender.build(intent)
         await self.heartbeat()
-        receipt = await venue.submit(built)
-        await self._submitted(venue, receipt)
+        receipt = await sender.submit(built)
+        await self._submitted(sender, receipt)
 
-    def _below_bound(self, best: Quote, bound: Decimal) -> str:
+    def _below_bound(self, best: Route, bound: Decimal) -> str:
         order = self.order
         token = order.token_out.symbol
         limit = order.terms.get("limitPrice")
@@ -228,21 +245,27 @@ class Run:
             raise ExecutionError(FailureKind.NO_ROUTE, "the order has no minimum to send with")
         return self.order.min_out
 
-    def _chosen_venue(self) -> Venue:
-        venue = self._venue(self.order.dex)
-        if venue is None:
+    def _sender(self) -> Sender:
+        sender = self._sender_or_none()
+        if sender is None:
             raise ExecutionError(
                 FailureKind.NO_ROUTE, f"venue {self.order.dex!r} is not configured"
             )
-        return venue
+        return sender
 
-    async def _submitted(self, venue: Venue, receipt: TxReceipt) -> None:
+    def _sender_or_none(self) -> Sender | None:
+        """Who sends this attempt's transaction: the router for a split route, else its venue."""
+        if self.order.route:
+            return self.x.router
+        return self.x.venues.get(self.order.dex) if self.order.dex else None
+
+    async def _submitted(self, sender: Sender, receipt: TxReceipt) -> None:
         await self._move(
-            OrderStatus.SUBMITTED, self.order.attempt, dex=venue.name, tx_hash=receipt.tx_hash
+            OrderStatus.SUBMITTED, self.order.attempt, dex=self.order.dex, tx_hash=receipt.tx_hash
         )
-        await self._settle(venue, receipt)
+        await self._settle(sender, receipt)
 
-    async def _settle(self, venue: Venue, receipt: TxReceipt) -> None:
+    async def _settle(self, venue: Sender, receipt: TxReceipt) -> None:
         """Wait for the transaction to land, then record how it ended."""
         while receipt.state is TxState.PENDING:
             await self.heartbeat()
@@ -252,7 +275,8 @@ class Run:
             await self._move(
                 OrderStatus.CONFIRMED,
                 self.order.attempt,
-                dex=venue.name,
+                dex=self.order.dex,
+                route=self._paid(receipt),
                 tx_hash=receipt.tx_hash,
                 amount_out=receipt.amount_out,
                 executed_price=receipt.executed_price,
@@ -271,13 +295,22 @@ class Run:
                 or f"{venue.name}: transaction not landed before its blockhash expired",
             )
 
+    def _paid(self, receipt: TxReceipt) -> tuple[Leg, ...] | None:
+        """A split route's legs with what each paid."""
+        legs = self.order.route
+        if not legs or len(receipt.legs_out) != len(legs):
+            return legs
+        return tuple(
+            replace(leg, amount_out=out) for leg, out in zip(legs, receipt.legs_out, strict=True)
+        )
+
     async def _adopt_sent(self) -> bool:
         """Settle a transaction of this attempt that the chosen venue already holds, if any.
 
         Asked before starting over from `building`, and before failing there: a run can
         stop (crash, lost answer) after the venue took its transaction.
         """
-        venue = self._venue(self.order.dex)
+        venue = self._sender_or_none()
         receipt = await venue.find(self.order.id) if venue else None
         if venue is None or receipt is None:
             return False
@@ -327,9 +360,6 @@ class Run:
         except Exception:
             # The event is committed; watchers catch up from the database.
             log.exception("could not publish %s of order %s", status, order.id)
-
-    def _venue(self, name: str | None) -> Venue | None:
-        return self.x.venues.get(name) if name else None
 
 
 def _record_outcome(order: Order) -> None:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from app.domain.failures import FailureKind
 from app.domain.routing import QuoteResult
+from app.domain.split import Leg
 from app.domain.tokens import Market, Pair, Side
 
 
@@ -34,6 +35,9 @@ class SwapIntent:
     market: Market
     amount_in: Decimal
     min_out: Decimal
+    """Of the whole route: a split route lands or fails as one transaction."""
+    legs: tuple[Leg, ...] = ()
+    """A split route's legs (sent to a `Router`); empty for one venue."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,8 @@ class TxReceipt:
     executed_price: Decimal | None = None
     failure: FailureKind | None = None
     reason: str | None = None
+    legs_out: tuple[Decimal, ...] = ()
+    """What each leg of a split route paid, in the route's order (once confirmed)."""
 
     @property
     def live(self) -> bool:
@@ -77,7 +83,38 @@ class Pricing(Protocol):
         ...
 
 
-class Venue(Protocol):
+class Sender(Protocol):
+    """What sends an order's transaction and follows it to the end."""
+
+    name: str
+
+    async def build(self, intent: SwapIntent) -> BuiltTx:
+        """Prepare the transaction (fresh blockhash, min-out guard). Raises `ExecutionError`."""
+        ...
+
+    async def submit(self, tx: BuiltTx) -> TxReceipt:
+        """Send it. Idempotent per order: a live or landed transaction is returned, not resent."""
+        ...
+
+    async def status(self, tx_hash: str, *, wait: float = 0) -> TxReceipt | None:
+        """Where the transaction is, waiting up to `wait` seconds for it to settle.
+
+        None when it has never been seen.
+        """
+        ...
+
+    async def find(self, order_id: str) -> TxReceipt | None:
+        """The transaction held for our order, if any (asked after a crash)."""
+        ...
+
+
+class Router(Sender, Protocol):
+    """Sends a split route as one transaction over its legs' venues (as Jupiter packs a
+    route's swaps into one Solana transaction): it lands whole or not at all, and is
+    idempotent per order like a venue's."""
+
+
+class Venue(Sender, Protocol):
     name: str
 
     async def pricing(self, pair: Pair) -> Pricing | None:
@@ -92,23 +129,4 @@ class Venue(Protocol):
         self, market: Market, amount_in: Decimal, *, order_id: str | None = None, attempt: int = 0
     ) -> QuoteResult:
         """Price `amount_in` now; a failure comes back as a `QuoteFailure`, never raised."""
-        ...
-
-    async def build(self, intent: SwapIntent) -> BuiltTx:
-        """Prepare the transaction (fresh blockhash, min-out guard). Raises `ExecutionError`."""
-        ...
-
-    async def submit(self, tx: BuiltTx) -> TxReceipt:
-        """Send it. Idempotent per order: a live or landed transaction is returned, not resent."""
-        ...
-
-    async def status(self, tx_hash: str, *, wait: float = 0) -> TxReceipt | None:
-        """Where the transaction is, waiting up to `wait` seconds for it to settle.
-
-        None when the venue has never seen it.
-        """
-        ...
-
-    async def find(self, order_id: str) -> TxReceipt | None:
-        """The transaction this venue holds for our order, if any (asked after a crash)."""
         ...

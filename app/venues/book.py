@@ -3,7 +3,8 @@
 Each operation is one Lua script call (one round trip, atomic): reading a pool with the
 step's scripted fault, recording a transaction only if none is live for the order, and
 settling a batch of transactions on one pool only if they are all still pending and the
-pool has not moved since their fills were computed. The AMM math stays in Python
+pool has not moved since their fills were computed, and settling a split route's
+transaction on all of its pools only if none of them has moved. The AMM math stays in Python
 (Decimal); Redis only keeps state.
 Key names are built inside the scripts, so this expects a single Redis, not a cluster.
 """
@@ -61,7 +62,7 @@ if state and state ~= 'dropped' then
 end
 local land_fault = take(KEYS[3], ARGV[3], ARGV[4])
 -- A dropped transaction is being replaced: forget how it ended.
-redis.call('HDEL', KEYS[1], 'failure', 'reason', 'amount_out', 'price')
+redis.call('HDEL', KEYS[1], 'failure', 'reason', 'amount_out', 'price', 'legs_out')
 for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
@@ -122,6 +123,47 @@ end
 return 1
 """
 
+_READ_KEYS = """
+-- KEYS: hashes to read at one moment
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('HGETALL', KEYS[i])
+end
+return out
+"""
+
+_SETTLE_ROUTE = """
+-- KEYS: the route's ledger entry, then its pools
+-- ARGV: tx, then per pool: version seen, n field/value pairs, those pairs; then the outcome's
+--       field/value pairs
+-- All or nothing, over every pool of the route: if the entry is no longer our pending tx or
+-- any pool moved, nothing is written and the caller recomputes from fresh reads.
+if redis.call('HGET', KEYS[1], 'tx') ~= ARGV[1]
+   or redis.call('HGET', KEYS[1], 'state') ~= 'pending' then
+  return 0
+end
+local at = 2
+local writes = {}
+for i = 2, #KEYS do
+  if redis.call('HGET', KEYS[i], 'version') ~= ARGV[at] then return 0 end
+  local n = tonumber(ARGV[at + 1])
+  writes[i] = {at + 2, at + 1 + 2 * n}
+  at = at + 2 + 2 * n
+end
+for i = 2, #KEYS do
+  for j = writes[i][1], writes[i][2], 2 do
+    redis.call('HSET', KEYS[i], ARGV[j], ARGV[j + 1])
+  end
+end
+for j = at, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[j], ARGV[j + 1])
+end
+if redis.call('HGET', KEYS[1], 'state') == 'confirmed' then
+  redis.call('HINCRBY', KEYS[1], 'fills', 1)
+end
+return 1
+"""
+
 
 def as_dict(flat: Sequence[Any]) -> dict[str, str]:
     """A Lua HGETALL reply (a flat list) as a dict."""
@@ -142,6 +184,8 @@ class Book:
         self._read_tx = redis.register_script(_READ_TX)
         self._read_batch = redis.register_script(_READ_BATCH)
         self._settle_batch = redis.register_script(_SETTLE_BATCH)
+        self._read_keys = redis.register_script(_READ_KEYS)
+        self._settle_route = redis.register_script(_SETTLE_ROUTE)
 
     def pool_key(self, venue: str, pair_symbol: str) -> str:
         return f"{self.prefix}:{venue}:pool:{pair_symbol.replace('/', '-')}"
@@ -231,6 +275,26 @@ class Book:
         for _, tx_hash, outcome in outcomes:
             args += [tx_hash, str(len(outcome)), *_flatten(outcome)]
         done = await self._settle_batch(keys=[pool_key, *(k for k, _, _ in outcomes)], args=args)
+        return bool(done)
+
+    async def read_all(self, keys: Sequence[str]) -> list[dict[str, str]]:
+        """Hashes read at one moment."""
+        return [as_dict(found) for found in await self._read_keys(keys=list(keys))]
+
+    async def settle_route(
+        self,
+        ledger_key: str,
+        tx_hash: str,
+        pools: Sequence[tuple[str, str, Mapping[str, str]]],
+        outcome: Mapping[str, str],
+    ) -> bool:
+        """Write a route's outcome and its pools' new fields — (key, version seen, fields)
+        each — at once. False, writing nothing, when the entry or any pool changed since."""
+        args = [tx_hash]
+        for _, version, fields in pools:
+            args += [version, str(len(fields)), *_flatten(fields)]
+        args += _flatten(outcome)
+        done = await self._settle_route(keys=[ledger_key, *(k for k, _, _ in pools)], args=args)
         return bool(done)
 
     async def entry(self, venue: str, order_id: str) -> dict[str, str]:

@@ -10,24 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from hashlib import blake2b
 
 from app.domain.amm import BPS
-from app.domain.failures import ExecutionError, FailureKind
+from app.domain.failures import FailureKind
 from app.domain.pool import MAX_IMPACT_BPS, PoolState
 from app.domain.routing import Quote, QuoteFailure, QuoteResult
 from app.domain.tokens import PAIRS_BY_SYMBOL, Market, Pair, Side, executed_price
-from app.venues.base import BuiltTx, Pricing, SwapIntent, TxReceipt, TxState
+from app.venues.base import Pricing, SwapIntent, TxState
 from app.venues.catalog import PAIR_DRIFT, VENUES, VenueSpec
-from app.venues.chaos import ADVERSE_MOVE_BPS, Fault, FaultScript, Step
+from app.venues.chaos import ADVERSE_MOVE_BPS, Fault, Step
 from app.venues.landing import PoolLanding
+from app.venues.sending import SimulatedSender, dropped
 from app.venues.simulator import Simulator, pool_fields, pool_state
 
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _CENT = Decimal("0.01")
 
 
-class SimulatedVenue:
+class SimulatedVenue(SimulatedSender):
     """One simulated DEX. Implements `app.venues.base.Venue`."""
 
     def __init__(self, spec: VenueSpec, simulator: Simulator) -> None:
@@ -84,66 +83,6 @@ class SimulatedVenue:
             )
         return self._price(market, amount_in, state, self.simulator.now())
 
-    async def build(self, intent: SwapIntent) -> BuiltTx:
-        await self.simulator.chaos.delay(Step.BUILD, intent.order_id, intent.attempt, self.name)
-        scripted = await self.simulator.faults.take(
-            intent.order_id, Step.BUILD, intent.attempt, self.name
-        )
-        if scripted is Fault.TIMEOUT or self.simulator.chaos.fails(
-            intent.order_id, intent.attempt, Step.BUILD, self.name
-        ):
-            raise ExecutionError(
-                FailureKind.RPC_TIMEOUT, f"{self.name}: RPC timed out fetching a blockhash"
-            )
-        blockhash = _base58(self._digest("blockhash", intent.order_id, intent.attempt, 32))
-        return BuiltTx(dex=self.name, intent=intent, blockhash=blockhash)
-
-    async def submit(self, tx: BuiltTx) -> TxReceipt:
-        intent = tx.intent
-        await self.simulator.chaos.delay(Step.SUBMIT, intent.order_id, intent.attempt, self.name)
-        chaos = self.simulator.chaos
-        random_fault = chaos.fails(intent.order_id, intent.attempt, Step.SUBMIT)
-        if random_fault and chaos.roll("lost", intent.order_id, intent.attempt) < 0.5:
-            raise ExecutionError(FailureKind.RPC_TIMEOUT, f"{self.name}: sendTransaction timed out")
-        outcome, fault, entry = await self._record(tx)
-        if outcome == "refused":
-            raise ExecutionError(FailureKind.RPC_TIMEOUT, f"{self.name}: sendTransaction timed out")
-        if fault == Fault.TIMEOUT_AFTER_SEND or random_fault:
-            # The venue has the transaction; only its answer was lost.
-            raise ExecutionError(
-                FailureKind.RPC_TIMEOUT, f"{self.name}: sendTransaction answer timed out"
-            )
-        return _receipt(entry)
-
-    async def status(self, tx_hash: str, *, wait: float = 0) -> TxReceipt | None:
-        await self.simulator.fresh()
-        while True:
-            found = await self.simulator.book.read_tx(self.name, tx_hash)
-            if found is None:
-                return None
-            order_id, entry = found
-            if entry.get("tx") != tx_hash:
-                return _superseded(tx_hash)
-            if entry["state"] != TxState.PENDING:
-                return _receipt(entry)
-            remaining = float(entry["land_at"]) - self.simulator.clock.now()
-            if remaining <= 0:
-                return await self._land(order_id, tx_hash, entry["pair"])
-            if wait <= 0:
-                return _receipt(entry)
-            # Wait as long as allowed; a caller that gets `pending` back has waited.
-            pause = min(wait, remaining)
-            await self.simulator.clock.sleep(pause)
-            wait -= pause
-
-    async def find(self, order_id: str) -> TxReceipt | None:
-        entry = await self.simulator.book.entry(self.name, order_id)
-        return _receipt(entry) if entry else None
-
-    async def fills(self, order_id: str) -> int:
-        """How many times this venue executed a swap for our order (never more than one)."""
-        return int((await self.simulator.book.entry(self.name, order_id)).get("fills", 0))
-
     # -- internals ----------------------------------------------------------------------
 
     def _price(
@@ -168,38 +107,11 @@ class SimulatedVenue:
             price_impact_bps=swap.price_impact_bps.quantize(_CENT),
         )
 
-    def _fault_fields(self, step: Step, attempt: int) -> tuple[str, str]:
-        return FaultScript.fields(self.name, step, attempt)
+    def _entry(self, intent: SwapIntent) -> dict[str, str]:
+        return {"pool": self.simulator.pool_key(self.name, intent.market.pair)}
 
-    async def _record(self, tx: BuiltTx) -> tuple[str, str | None, dict[str, str]]:
-        """Put the transaction in the ledger, unless one for this order is live or landed."""
-        intent = tx.intent
-        chaos = self.simulator.chaos
-        tx_hash = _base58(self._digest("tx", intent.order_id, intent.attempt, 64))
-        land = chaos.latency(Step.LAND, intent.order_id, intent.attempt, self.name)
-        dropped = chaos.fails(intent.order_id, intent.attempt, Step.LAND, self.name)
-        return await self.simulator.book.record(
-            self.name,
-            intent.order_id,
-            tx_hash,
-            self._fault_fields(Step.SUBMIT, intent.attempt),
-            self._fault_fields(Step.LAND, intent.attempt),
-            {
-                "tx": tx_hash,
-                "attempt": str(intent.attempt),
-                "land_at": repr(self.simulator.clock.now() + land),
-                "drop": str(int(dropped)),
-                "pair": intent.market.pair.symbol,
-                "pool": self.simulator.pool_key(self.name, intent.market.pair),
-                "side": intent.market.side.value,
-                "amount_in": str(intent.amount_in),
-                "min_out": str(intent.min_out),
-            },
-        )
-
-    async def _land(self, order_id: str, tx_hash: str, pair_symbol: str) -> TxReceipt:
-        """Settle a due transaction exactly once: drop it, reject it, or fill it."""
-        pair = PAIRS_BY_SYMBOL[pair_symbol]
+    async def _land(self, order_id: str, tx_hash: str, entry: dict[str, str]) -> dict[str, str]:
+        pair = PAIRS_BY_SYMBOL[entry["pair"]]
         pool_key = self.simulator.pool_key(self.name, pair)
         landing = self._landings.get(pool_key)
         if landing is None:
@@ -210,56 +122,64 @@ class SimulatedVenue:
                 pool_fields,
                 pool_state,
             )
-        settled = await landing.land(self.simulator.book.ledger_key(self.name, order_id), tx_hash)
-        if settled.get("tx") != tx_hash:
-            return _superseded(tx_hash)
-        return _receipt(settled)
+        return await landing.land(self.simulator.book.ledger_key(self.name, order_id), tx_hash)
 
     def _settle(
         self, entry: dict[str, str], pair: Pair, pool: PoolState
     ) -> tuple[dict[str, str], PoolState | None]:
         if entry["drop"] == "1":
-            return {
-                "state": TxState.DROPPED.value,
-                "failure": FailureKind.BLOCKHASH_EXPIRED.value,
-                "reason": f"{self.name}: transaction not landed before its blockhash expired",
-            }, None
+            return dropped(self.name), None
         t = self.simulator.now()
         market = Market(pair, Side(entry["side"]))
-        if entry["adverse"] == "1":
-            # A trade ahead of ours pushed the price the wrong way for us.
-            move = Decimal(ADVERSE_MOVE_BPS) / BPS
-            pool = pool.with_shock(t, -move if entry["side"] == "sell_base" else move)
+        pool = ahead(entry, pool, t)
         amount_in, min_out = Decimal(entry["amount_in"]), Decimal(entry["min_out"])
-        result = self._price(market, amount_in, pool, t)
+        result, filled = self.swap_on(market, amount_in, pool, t)
         if isinstance(result, QuoteFailure):
-            return {
-                "state": TxState.FAILED.value,
-                "failure": result.kind.value,
-                "reason": result.message,
-            }, pool
+            return refused(result), pool
         if result.amount_out < min_out:
-            token = market.token_out.symbol
-            return {
-                "state": TxState.FAILED.value,
-                "failure": FailureKind.SLIPPAGE_EXCEEDED.value,
-                "reason": (
-                    f"slippage exceeded on {self.name}: the fill would pay {result.amount_out} "
-                    f"{token}, below the minimum {min_out} {token}"
-                ),
-            }, pool
-        filled = pool.after_swap(
-            self.target_price(pair, t), t, market.side, amount_in, result.amount_out
-        )
+            return short(self.name, market, result.amount_out, min_out), pool
         return {
             "state": TxState.CONFIRMED.value,
             "amount_out": str(result.amount_out),
             "price": str(executed_price(market, amount_in, result.amount_out)),
         }, filled
 
-    def _digest(self, kind: str, order_id: str, attempt: int, size: int) -> bytes:
-        material = f"{kind}|{self.name}|{order_id}|{attempt}|{self.simulator.seed}".encode()
-        return blake2b(material, digest_size=size).digest()
+    def swap_on(
+        self, market: Market, amount_in: Decimal, pool: PoolState, t: Decimal
+    ) -> tuple[QuoteResult, PoolState]:
+        """A swap on `pool` at `t`: what it pays (or why the venue refuses it), and the pool
+        after it (unchanged when refused)."""
+        result = self._price(market, amount_in, pool, t)
+        if isinstance(result, QuoteFailure):
+            return result, pool
+        target = self.target_price(market.pair, t)
+        return result, pool.after_swap(target, t, market.side, amount_in, result.amount_out)
+
+
+def ahead(entry: dict[str, str], pool: PoolState, t: Decimal) -> PoolState:
+    """The pool as our transaction finds it: with a scripted `adverse` fault, a trade ahead
+    of ours has pushed its price the wrong way for us."""
+    if entry.get("adverse") != "1":
+        return pool
+    move = Decimal(ADVERSE_MOVE_BPS) / BPS
+    return pool.with_shock(t, -move if entry["side"] == Side.SELL_BASE.value else move)
+
+
+def refused(result: QuoteFailure) -> dict[str, str]:
+    return {"state": TxState.FAILED.value, "failure": result.kind.value, "reason": result.message}
+
+
+def short(where: str, market: Market, paid: Decimal, min_out: Decimal) -> dict[str, str]:
+    """The ledger fields of a fill that would pay less than its minimum."""
+    token = market.token_out.symbol
+    return {
+        "state": TxState.FAILED.value,
+        "failure": FailureKind.SLIPPAGE_EXCEEDED.value,
+        "reason": (
+            f"slippage exceeded on {where}: the fill would pay {paid} {token}, below the "
+            f"minimum {min_out} {token}"
+        ),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,29 +207,3 @@ class PoolPricing:
 
 def build_venues(simulator: Simulator) -> dict[str, SimulatedVenue]:
     return {spec.name: SimulatedVenue(spec, simulator) for spec in VENUES}
-
-
-def _receipt(entry: dict[str, str]) -> TxReceipt:
-    return TxReceipt(
-        tx_hash=entry["tx"],
-        state=TxState(entry["state"]),
-        attempt=int(entry["attempt"]),
-        amount_out=Decimal(entry["amount_out"]) if entry.get("amount_out") else None,
-        executed_price=Decimal(entry["price"]) if entry.get("price") else None,
-        failure=FailureKind(entry["failure"]) if entry.get("failure") else None,
-        reason=entry.get("reason"),
-    )
-
-
-def _superseded(tx_hash: str) -> TxReceipt:
-    """Only a dropped transaction is ever replaced in the ledger by a newer one."""
-    return TxReceipt(tx_hash, TxState.DROPPED, 0, failure=FailureKind.BLOCKHASH_EXPIRED)
-
-
-def _base58(data: bytes) -> str:
-    number = int.from_bytes(data, "big")
-    out = ""
-    while number:
-        number, rem = divmod(number, 58)
-        out = _BASE58[rem] + out
-    return out or "1"

@@ -15,7 +15,7 @@ from app.domain.kinds import KINDS
 from app.domain.problems import InvalidOrder
 from app.domain.requests import OrderRequest, validate_order
 
-COMMON_FIELDS = ("type", "tokenIn", "tokenOut", "amount", "slippageBps", "clientOrderId")
+COMMON_FIELDS = ("type", "tokenIn", "tokenOut", "amount", "slippageBps", "clientOrderId", "routing")
 
 
 def form_fields() -> tuple[str, ...]:
@@ -36,6 +36,7 @@ def order_request(values: Mapping[str, object], *, default_type: str = "market")
         slippage_bps=slippage if isinstance(slippage, int | str) or slippage is None else "",
         terms={k: v for k, v in values.items() if k not in COMMON_FIELDS},
         client_order_id=values.get("clientOrderId"),
+        routing=values.get("routing"),
     )
 
 

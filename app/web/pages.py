@@ -155,7 +155,9 @@ class PagesController(Controller):
         board = await web.quoter.board(request)
         context = {"board": quote_board(board), "problems": [], "kind": kind, "limit": None}
         if kind == "limit":
-            context["limit"] = limit_preview(request, board.best, limit_price)
+            context["limit"] = limit_preview(
+                request, board.route.amount_out if board.route else None, limit_price
+            )
         return Template("partials/quote_preview.html", context=context)
 
     @post("/orders/{order_id:str}/cancel", guards=[requires(Scope.TRADE)])

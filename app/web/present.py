@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from app.domain.kinds.limit import PRICE, Gap, gap, min_out_at
 from app.domain.order import Fill
 from app.domain.requests import OrderRequest
-from app.domain.routing import Quote, shortfall_bps
+from app.domain.routing import shortfall_bps
 from app.domain.status import TERMINAL, OrderStatus
 from app.domain.tokens import Side, find_market
 from app.events.schema import OrderEvent, OrderView, QuoteView
@@ -70,14 +70,14 @@ class LimitPreview:
     """None when no venue would fill the amount now."""
 
 
-def limit_preview(request: OrderRequest, best: Quote | None, raw: str) -> LimitPreview | None:
+def limit_preview(request: OrderRequest, best_out: Decimal | None, raw: str) -> LimitPreview | None:
     """None until the limit price is a price (the form says what is wrong when placed)."""
     if not PRICE.match(raw) or Decimal(raw) <= 0:
         return None
     market, price = request.market, Decimal(raw)
     sign = "≥" if market.side is Side.SELL_BASE else "≤"
     condition = f"{sign} {amount(price)} {market.pair.quote} per {market.pair.base}"
-    out = best.amount_out if best else Decimal(0)
+    out = best_out or Decimal(0)
     return LimitPreview(
         condition,
         min_out_at(market, request.amount, price),

@@ -154,8 +154,9 @@ async def test_a_retry_never_fills_below_the_bound_set_by_the_first_quote(
     runtime: Runtime,
 ) -> None:
     """Attempt 1 quotes Raydium and its send times out; attempt 2 hears only Meteora, whose
-    offer is far below the first quote: the order fails rather than fill below the bound."""
-    order_id = await place(runtime, amount="2000", slippage_bps=1)
+    offer is far below the first quote: the order fails rather than fill below the bound.
+    (One venue only: split, 2,000 SOL would go to both.)"""
+    order_id = await place(runtime, amount="2000", slippage_bps=1, routing="single")
     await runtime.simulator.faults.plan(order_id, Step.SUBMIT, Fault.TIMEOUT, venue="raydium")
     await runtime.simulator.faults.plan(
         order_id, Step.QUOTE, Fault.TIMEOUT, attempt=2, venue="raydium"

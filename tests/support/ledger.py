@@ -6,5 +6,7 @@ from app.runtime import Runtime
 
 
 async def fills(runtime: Runtime, order_id: str) -> int:
-    """How many times any venue executed a swap for this order (never more than one)."""
-    return sum([await venue.fills(order_id) for venue in runtime.simulated.values()])
+    """How many times any venue, or the router, executed a swap for this order (never more
+    than one)."""
+    senders = [*runtime.simulated.values(), runtime.router]
+    return sum([await sender.fills(order_id) for sender in senders])

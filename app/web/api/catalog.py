@@ -16,8 +16,9 @@ from app.domain.requests import (
     MAX_SLIPPAGE_BPS,
     MIN_SLIPPAGE_BPS,
 )
+from app.domain.split import AUTO
 from app.domain.tokens import TOKENS
-from app.events.schema import QuoteView, amount
+from app.events.schema import LegView, QuoteView, amount
 from app.services.quoting import Board
 from app.web import intake
 from app.web.context import Web
@@ -44,12 +45,20 @@ class Catalog(msgspec.Struct):
 
 
 class Best(msgspec.Struct, rename="camel"):
+    """What an order placed now would take."""
+
     dex: str
+    """The venue; for a split route its venues joined by `+`, largest share first."""
     amount_out: str
     min_received: str
     """What the order would accept at worst, given `slippageBps`."""
     price: str
-    """The best quote's price, quote token per base token."""
+    """The route's price, quote token per base token."""
+    route: list[LegView]
+    """The legs: one for a single venue; two when splitting pays."""
+    gain_bps: str | None = None
+    """How much more a split pays than the best single venue, in bps (null: not split, or no
+    single venue can fill the whole amount)."""
 
 
 class QuoteBoard(msgspec.Struct, rename="camel"):
@@ -61,6 +70,7 @@ class QuoteBoard(msgspec.Struct, rename="camel"):
     slippage_bps: int
     quotes: list[QuoteView]
     best: Best | None
+    """The route an order would take (`routing=auto` splits when that pays)."""
     error: str | None = None
     """Why no venue can fill this amount, when `best` is null."""
 
@@ -98,11 +108,20 @@ class CatalogController(Controller):
             int,
             QueryParameter(name="slippageBps", ge=MIN_SLIPPAGE_BPS, le=MAX_SLIPPAGE_BPS),
         ] = DEFAULT_SLIPPAGE_BPS,
+        routing: Annotated[
+            str,
+            QueryParameter(
+                max_length=16,
+                description="`auto` (split when it pays) or `single`, as the order's.",
+            ),
+        ] = AUTO,
     ) -> QuoteBoard:
-        """Every venue's quote for `amount` of `tokenIn`, and the one an order would take."""
+        """Every venue's quote for `amount` of `tokenIn`, and the route an order would take."""
         fields = {"tokenIn": token_in, "tokenOut": token_out, "amount": amount}
         try:
-            request = intake.order_request({**fields, "slippageBps": slippage_bps})
+            request = intake.order_request(
+                {**fields, "slippageBps": slippage_bps, "routing": routing}
+            )
         except InvalidOrder as error:
             raise intake.invalid(error, "query") from None
         return quote_board(await web.quoter.board(request))
@@ -112,12 +131,15 @@ def quote_board(board: Board) -> QuoteBoard:
     """The API's shape of a quote preview."""
     request = board.request
     best = None
-    if board.best is not None and board.min_received is not None:
+    route = board.route
+    if route is not None and board.min_received is not None:
         best = Best(
-            board.best.dex,
-            amount(board.best.amount_out) or "0",
+            route.dex,
+            amount(route.amount_out) or "0",
             amount(board.min_received) or "0",
             amount(board.price) or "0",
+            [LegView.of(leg) for leg in route.legs],
+            amount(route.gain_bps) if route.split and route.best_single else None,
         )
     return QuoteBoard(
         token_in=request.market.token_in.symbol,

@@ -26,6 +26,7 @@ from app.domain.requests import (
     MAX_SLIPPAGE_BPS,
     MIN_SLIPPAGE_BPS,
 )
+from app.domain.split import AUTO, MIN_GAIN_BPS, ROUTINGS
 from app.domain.status import OrderStatus
 from app.domain.tokens import TOKENS
 from app.events.schema import OrderEvent, OrderView
@@ -102,6 +103,17 @@ class OrderBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_o
             extra_json_schema={"extra": {"minimum": MIN_SLIPPAGE_BPS, "maximum": MAX_SLIPPAGE_BPS}},
         ),
     ] = DEFAULT_SLIPPAGE_BPS
+    routing: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=16,
+            description=(
+                "`auto`: split the order across two venues when that pays at least "
+                f"{MIN_GAIN_BPS} bps more than the best single venue; `single`: one venue."
+            ),
+            extra_json_schema={"extra": {"enum": list(ROUTINGS)}},
+        ),
+    ] = AUTO
 
     def fields(self) -> dict[str, object]:
         """The request in the API's field names, the amount exactly as the client wrote it
@@ -115,6 +127,7 @@ class OrderBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_o
             "amount": text,
             "slippageBps": self.slippage_bps,
             "clientOrderId": self.client_order_id,
+            "routing": self.routing,
         }
         for name, encode_name in _names(type(self)):
             value = getattr(self, name)
