@@ -116,17 +116,20 @@ async def test_a_thousand_sol_splits_mostly_to_raydium_and_lands_as_one_transact
 
     assert building.dex == "raydium+meteora"
     assert route_of(building) == legs
-    assert submitted.tx_hash and confirmed.tx_hash == submitted.tx_hash
+    assert submitted.tx_hash
+    assert confirmed.tx_hash == submitted.tx_hash
     paid = route_of(confirmed)
     assert [leg.dex for leg in paid] == [leg.dex for leg in legs]
     assert all(leg.amount_out and leg.amount_out > 0 for leg in paid)
     assert sum(leg.amount_out or 0 for leg in paid) == Decimal(confirmed.amount_out or "0")
 
     order = await calm.runtime.store.get(order_id)
-    assert order is not None and order.route is not None
+    assert order is not None
+    assert order.route is not None
     assert order.dex == "raydium+meteora"
     assert order.quoted_out == total
-    assert order.amount_out is not None and order.amount_out >= (order.min_out or 0)
+    assert order.amount_out is not None
+    assert order.amount_out >= (order.min_out or 0)
     assert [leg.amount_out for leg in order.route] == [leg.amount_out for leg in paid]
     # One transaction, on both pools: the router filled it once; no venue alone did.
     assert await calm.router.fills(order_id) == 1
@@ -153,9 +156,12 @@ async def test_single_routing_keeps_the_order_on_one_venue(calm: Calm) -> None:
 
     events = await calm.events(order_id)
     assert [leg.dex for leg in route_of(events[1])] == ["raydium"]
-    assert events[2].dex == "raydium" and events[2].route is None
+    assert events[2].dex == "raydium"
+    assert events[2].route is None
     order = await calm.runtime.store.get(order_id)
-    assert order is not None and order.route is None and order.routing == "single"
+    assert order is not None
+    assert order.route is None
+    assert order.routing == "single"
     assert await calm.venue_fills(order_id) == 1
     assert await calm.router.fills(order_id) == 0
 
@@ -198,7 +204,8 @@ async def test_a_leg_its_venue_refuses_at_landing_fails_the_whole_route(calm: Ca
     market: Market = SOL_USDC
     amount = Decimal(1000)
     board = await calm.quoter.board(order_request(amount="1000"))
-    assert board.route is not None and board.route.split
+    assert board.route is not None
+    assert board.route.split
     legs = board.route.legs
     floor = min_received(board.route.amount_out, 100, market.token_out)
     sent = await calm.router.submit(
@@ -212,7 +219,8 @@ async def test_a_leg_its_venue_refuses_at_landing_fails_the_whole_route(calm: Ca
 
     landed = await calm.router.status(sent.tx_hash)
 
-    assert landed is not None and landed.state is TxState.FAILED
+    assert landed is not None
+    assert landed.state is TxState.FAILED
     assert "too shallow" in (landed.reason or "")
     assert await calm.pool("raydium") == raydium_before
     assert (await calm.pool("meteora"))["liquidity"] == str(drained.liquidity)
@@ -247,14 +255,16 @@ async def test_a_lost_answer_from_the_router_is_adopted_not_sent_again(calm: Cal
 
     events = await calm.events(order_id)
     assert [e.attempt for e in events if e.status is S.ROUTING] == [1]
-    assert events[-1].route is not None and len(events[-1].route) == 2
+    assert events[-1].route is not None
+    assert len(events[-1].route) == 2
     assert await calm.router.fills(order_id) == 1
 
 
 async def test_an_order_too_small_to_split_stays_on_its_best_venue(calm: Calm) -> None:
     board = await calm.quoter.board(order_request(amount="1.5"))
 
-    assert board.route is not None and not board.route.split
+    assert board.route is not None
+    assert not board.route.split
     best = max((r for r in board.results if isinstance(r, Quote)), key=lambda q: q.amount_out)
     assert board.route.legs[0].dex == best.dex
     assert board.route.amount_out == best.amount_out
