@@ -32,8 +32,13 @@ from app.venues.simulator import Simulator, pool_fields, pool_state
 from tests.builders import order_request
 
 S = OrderStatus
-SOL_USDC = find_market("SOL", "USDC")
-assert SOL_USDC is not None
+def _market(token_in: str, token_out: str) -> Market:
+    found = find_market(token_in, token_out)
+    assert found is not None
+    return found
+
+
+SOL_USDC = _market("SOL", "USDC")
 
 
 @dataclass
@@ -214,7 +219,8 @@ async def test_a_leg_its_venue_refuses_at_landing_fails_the_whole_route(calm: Ca
     meteora_key = calm.simulator.pool_key("meteora", market.pair)
     drained = pool_state(await calm.pool("meteora"))
     drained = type(drained)(drained.liquidity / 50, drained.skew, drained.updated_at, 7)
-    await calm.runtime.redis.hset(meteora_key, mapping=pool_fields(drained))
+    for name, value in pool_fields(drained).items():
+        await calm.runtime.redis.hset(meteora_key, name, value)
     raydium_before = await calm.pool("raydium")
 
     landed = await calm.router.status(sent.tx_hash)
