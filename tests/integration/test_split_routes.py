@@ -32,6 +32,8 @@ from app.venues.simulator import Simulator, pool_fields, pool_state
 from tests.builders import order_request
 
 S = OrderStatus
+
+
 def _market(token_in: str, token_out: str) -> Market:
     found = find_market(token_in, token_out)
     assert found is not None
