@@ -48,6 +48,8 @@ class Leg:
     quoted_out: Decimal
     amount_out: Decimal | None = None
     """What the leg paid, once the route's transaction has landed."""
+    price_impact_bps: Decimal | None = None
+    """How far the leg moves its venue's price, as quoted (not kept with the order)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,12 @@ class Route:
         return len(self.legs) > 1
 
     @property
+    def price_impact_bps(self) -> Decimal | None:
+        """The largest price impact of any leg."""
+        impacts = [leg.price_impact_bps for leg in self.legs if leg.price_impact_bps is not None]
+        return max(impacts, default=None)
+
+    @property
     def dex(self) -> str:
         """The venue of a single-venue route; a split's venues joined by `+`, largest first."""
         return route_name(self.legs)
@@ -80,12 +88,15 @@ class Route:
 
 def one_venue(best: Quote, amount: Decimal) -> Route:
     """The route that sends the whole amount to the venue of `best`."""
-    return Route((Leg(best.dex, amount, int(BPS), best.amount_out),), best)
+    return Route(
+        (Leg(best.dex, amount, int(BPS), best.amount_out, None, best.price_impact_bps),), best
+    )
 
 
 def route_name(legs: Sequence[Leg]) -> str:
-    """How a route is named where one venue's name stood (an order's `dex`)."""
-    return "+".join(leg.dex for leg in sorted(legs, key=lambda leg: (-leg.bps, leg.dex)))
+    """How a route is named where one venue's name stood (an order's `dex`): its venues,
+    largest share first (the order `best_route` gives its legs in)."""
+    return "+".join(leg.dex for leg in legs)
 
 
 def may_pay(results: Sequence[QuoteResult], amount: Decimal) -> bool:
@@ -141,6 +152,8 @@ def best_route(
                 if found is not None:
                     candidates.append(found)
     best_split = max(candidates, key=lambda legs: _total(legs), default=None)
+    if best_split is not None:
+        best_split = tuple(sorted(best_split, key=lambda leg: (-leg.bps, leg.dex)))
     if single is not None:
         one = one_venue(single, amount)
         if best_split is None:
@@ -171,8 +184,8 @@ def _best_pair(
         bps = int((given / amount * BPS).to_integral_value())
         bps = min(max(bps, 1), int(BPS) - 1)
         return (
-            Leg(one.dex, given, bps, one.amount_out),
-            Leg(two.dex, rest, int(BPS) - bps, two.amount_out),
+            Leg(one.dex, given, bps, one.amount_out, None, one.price_impact_bps),
+            Leg(two.dex, rest, int(BPS) - bps, two.amount_out, None, two.price_impact_bps),
         )
 
     @functools.cache  # the search asks for some shares more than once; each costs two quotes

@@ -142,9 +142,10 @@ class PagesController(Controller):
         slippage_bps: Annotated[str, QueryParameter(name="slippageBps")] = "",
         kind: Annotated[str, QueryParameter(name="type")] = "market",
         limit_price: Annotated[str, QueryParameter(name="limitPrice")] = "",
+        routing: FromQuery[str] = "",
     ) -> Template:
         """The live quote preview under the order form; for a limit, what the limit asks."""
-        fields = {"tokenIn": token_in, "tokenOut": token_out, "amount": amount}
+        fields = {"tokenIn": token_in, "tokenOut": token_out, "amount": amount, "routing": routing}
         try:
             request = intake.order_request({**fields, "slippageBps": slippage_bps or None})
         except InvalidOrder as error:

@@ -16,7 +16,7 @@ from app.domain.requests import OrderRequest
 from app.domain.routing import shortfall_bps
 from app.domain.status import TERMINAL, OrderStatus
 from app.domain.tokens import Side, find_market
-from app.events.schema import OrderEvent, OrderView, QuoteView
+from app.events.schema import LegView, OrderEvent, OrderView, QuoteView
 
 
 def amount(value: str | Decimal | None) -> str:
@@ -142,23 +142,54 @@ class RouteChoice:
     """Why the previous attempt failed, on a retry."""
     note: str | None = None
     """Why this routing happened, when not a new attempt (a resumed run)."""
+    legs: list[LegView] = field(default_factory=list)
+    """The split route taken, if the attempt split the order (with what each leg paid, once
+    confirmed)."""
 
 
 def route_choices(order: OrderView, events: list[OrderEvent]) -> list[RouteChoice]:
-    """One entry per routing step: each venue's quote, the venue taken, and why."""
+    """One entry per routing step: each venue's quote, the route taken, and why."""
     choices = []
     for index, event in enumerate(events):
         if event.status is not OrderStatus.ROUTING:
             continue
         after = events[index + 1 : index + 2]
-        winner = after[0].dex if after and after[0].status is OrderStatus.BUILDING else None
+        building = after[0] if after and after[0].status is OrderStatus.BUILDING else None
+        winner = building.dex if building else None
+        legs = _taken_legs(events[index + 1 :], event.attempt) if building else []
         quotes = event.quotes or []
+        why = _why_split(quotes, legs, order) if legs else _why(quotes, winner, order)
         choices.append(
-            RouteChoice(
-                event.attempt, quotes, winner, _why(quotes, winner, order), event.error, event.note
-            )
+            RouteChoice(event.attempt, quotes, winner, why, event.error, event.note, legs)
         )
     return choices
+
+
+def _taken_legs(later: list[OrderEvent], attempt: int) -> list[LegView]:
+    """The split legs an attempt sent: as confirmed (with what each paid) or as built."""
+    legs: list[LegView] = []
+    for event in later:
+        if event.attempt != attempt or event.status is OrderStatus.ROUTING:
+            break
+        if event.route and len(event.route) > 1:
+            legs = event.route
+    return legs
+
+
+def _why_split(quotes: list[QuoteView], legs: list[LegView], order: OrderView) -> str:
+    parts = " + ".join(f"{leg.dex} {bps(Decimal(leg.bps) / 100)} %" for leg in legs)
+    total = sum((Decimal(leg.quoted_out) for leg in legs), Decimal(0))
+    priced = [q for q in quotes if q.amount_out]
+    if not priced:
+        return f"Split {parts}: no venue could fill the whole amount alone."
+    best = max(priced, key=lambda q: Decimal(q.amount_out or 0))
+    single = Decimal(best.amount_out or 0)
+    gain = (total - single) / single * 10_000
+    return (
+        f"Split {parts}: {amount(total)} {order.token_out} in one transaction, "
+        f"{amount(total - single)} {order.token_out} more than {best.dex} alone "
+        f"(+{bps(gain)} bps)."
+    )
 
 
 def _why(quotes: list[QuoteView], winner: str | None, order: OrderView) -> str:

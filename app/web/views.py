@@ -35,7 +35,7 @@ RECENT_ROWS = 50
 """Rows the dashboard's live table shows: on load, in the socket's snapshot, and at most while
 it runs (static/app.js reads it from the table's `data-max-rows`)."""
 FORM_DEFAULTS = {"type": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amount": "1",
-                 "slippageBps": "50", "expiresIn": "86400"}  # fmt: skip
+                 "slippageBps": "50", "expiresIn": "86400", "routing": "auto"}  # fmt: skip
 
 
 @functools.cache

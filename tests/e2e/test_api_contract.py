@@ -75,6 +75,9 @@ def test_amounts_may_be_json_numbers_and_slippage_defaults_to_50(client: Client)
         (order_body(type="x" * 5000), "type", "length"),
         (order_body(tokenIn="S" * 5000), "tokenIn", "length"),
         (order_body(slipageBps=50), "slipageBps", "unknown field `slipageBps`"),
+        (order_body(routing="split"), "routing", "must be one of: auto, single"),
+        (order_body(routing=1), "routing", "str"),
+        (order_body(routing="a" * 5000), "routing", "length"),
         ({"tokenIn": "SOL", "amount": "1"}, "tokenOut", "missing required field `tokenOut`"),
     ],
 )
@@ -202,12 +205,37 @@ def test_quote_shows_every_venue_and_the_best_after_fees(client: Client) -> None
     assert quotes["raydium"]["feeBps"] == "25"
 
 
+def test_a_large_quote_shows_the_split_route_and_its_gain(client: Client) -> None:
+    params = {"tokenIn": "SOL", "tokenOut": "USDC", "amount": "1000"}
+    board = client.get("/api/quote", params=params).json()
+    best = board["best"]
+    legs = best["route"]
+    assert sorted(leg["dex"] for leg in legs) == ["meteora", "raydium"]
+    assert best["dex"] == "+".join(leg["dex"] for leg in legs)
+    assert sum(leg["bps"] for leg in legs) == 10_000
+    assert sum(float(leg["amountIn"]) for leg in legs) == pytest.approx(1000)
+    assert float(best["gainBps"]) >= 1
+    single = max(float(q["amountOut"]) for q in board["quotes"])
+    assert float(best["amountOut"]) > single
+
+    # Asked again (prices move every 100 ms): its own quotes are the reference.
+    again = client.get("/api/quote", params={**params, "routing": "single"}).json()
+    alone = again["best"]
+    assert len(alone["route"]) == 1
+    assert alone["gainBps"] is None
+    assert (
+        alone["amountOut"] == max(again["quotes"], key=lambda q: float(q["amountOut"]))["amountOut"]
+    )
+
+
 def test_quote_validates_like_an_order(client: Client) -> None:
     response = client.get("/api/quote", params={"tokenIn": "SOL", "tokenOut": "SOL", "amount": "1"})
     assert response.status_code == 400
     assert response.json()["extra"][0]["key"] == "tokenOut"
     missing = client.get("/api/quote", params={"tokenIn": "SOL"})
     assert missing.status_code == 400
+    routing = {"tokenIn": "SOL", "tokenOut": "USDC", "amount": "1", "routing": "both"}
+    assert client.get("/api/quote", params=routing).json()["extra"][0]["key"] == "routing"
 
 
 def test_an_unfillable_quote_says_why(client: Client) -> None:

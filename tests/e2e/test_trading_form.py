@@ -212,3 +212,44 @@ def test_the_flip_sells_what_you_would_get(page: Any, site: Site) -> None:
     assert page.input_value("select[name=tokenOut]") == "SOL"
     page.locator("#quote-preview caption").filter(has_text="150 USDC").wait_for()
     page.locator("#quote-preview .star").wait_for()
+
+
+def test_a_large_order_previews_its_split_and_its_page_shows_each_leg(
+    page: Any, site: Site
+) -> None:
+    ready(page, site)
+    page.fill("input[name=amount]", "1000")
+    split = page.locator("#quote-preview tr.split")
+    split.wait_for()
+    assert "raydium" in split.inner_text()
+    assert "meteora" in split.inner_text()
+    assert "vs one venue" in split.inner_text()
+
+    page.select_option("select[name=routing]", "single")
+    split.wait_for(state="detached")
+    page.select_option("select[name=routing]", "auto")
+    split.wait_for()
+
+    page.fill("input[name=slippageBps]", "100")
+    asked: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    page.click(PLACE)
+    status = page.locator("#form-status")
+    status.filter(has_text="Placed").wait_for()
+    # The split's largest leg moves its pool over 1 %: the form asked first.
+    assert asked
+    assert "price impact" in asked[0]
+    page.goto(site.live.http + status.locator("a").get_attribute("href"))
+    page.locator(".timeline .step.s-confirmed").wait_for()
+    legs = page.locator(".route table.legs tbody tr")
+    assert legs.count() == 2
+    received = legs.locator("td:nth-child(5)").all_inner_texts()
+    assert all("USDC" in cell for cell in received), received
+    assert "one transaction" in page.locator(".facts").inner_text()
+    assert "more than" in page.locator(".route .why").first.inner_text()
+    shoot(page, "order-split.png")

@@ -54,6 +54,8 @@ class Best(msgspec.Struct, rename="camel"):
     """What the order would accept at worst, given `slippageBps`."""
     price: str
     """The route's price, quote token per base token."""
+    price_impact_bps: str | None
+    """How far the route moves a venue's price (a split: its largest leg's), in bps."""
     route: list[LegView]
     """The legs: one for a single venue; two when splitting pays."""
     gain_bps: str | None = None
@@ -138,6 +140,7 @@ def quote_board(board: Board) -> QuoteBoard:
             amount(route.amount_out) or "0",
             amount(board.min_received) or "0",
             amount(board.price) or "0",
+            amount(route.price_impact_bps),
             [LegView.of(leg) for leg in route.legs],
             amount(route.gain_bps) if route.split and route.best_single else None,
         )
