@@ -19,6 +19,7 @@ from app.periodic import Periodic
 from app.services.access import Access
 from app.services.catalog import VenueCatalog
 from app.services.execution import Executor
+from app.services.launches import Launches
 from app.services.limits import LimitIndex
 from app.services.monitoring import Monitor
 from app.services.placing import OrderDesk
@@ -27,6 +28,7 @@ from app.services.quoting import Quoter
 from app.services.reads import OrderReads
 from app.services.reconciler import Reconciler
 from app.services.simulator import SimControls
+from app.services.snipers import Snipers
 from app.services.trigger import Trigger
 from app.services.webhooks import Courier, Webhooks
 from app.settings import Settings
@@ -49,6 +51,8 @@ class Runtime:
     simulated: dict[str, SimulatedVenue]
     router: SimulatedRouter
     """Sends split routes over the simulated venues as one transaction."""
+    launches: Launches
+    snipers: Snipers
     """The simulator's venues, for its own controls (faults, ledger, price moves)."""
     venues: Mapping[str, Venue]
     """The venues orders trade on, by name."""
@@ -142,6 +146,7 @@ async def open_runtime(
         trading, timeout=RETRY.quote_timeout(settings.mock_latency_scale), can_split=True
     )
     limits = LimitIndex(redis, settings.queue_name)
+    launches = Launches(simulator, simulated, redis, every=settings.mock_launch_every)
     executor = Executor(
         store,
         trading,
@@ -152,6 +157,15 @@ async def open_runtime(
         settle_wait=settings.job_heartbeat_seconds / 3,
     )
     reads = OrderReads(store)
+    trigger = Trigger(
+        store=store,
+        publisher=publisher,
+        queue=queue,
+        index=limits,
+        venues=trading,
+        redis=redis,
+        namespace=settings.queue_name,
+    )
     return Runtime(
         settings=settings,
         db=db,
@@ -159,6 +173,7 @@ async def open_runtime(
         simulator=simulator,
         simulated=simulated,
         router=router,
+        launches=launches,
         venues=trading,
         store=store,
         queue=queue,
@@ -171,6 +186,7 @@ async def open_runtime(
             queue,
             publisher,
             limits,
+            trading=launches.trading,
             idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         ),
         reads=reads,
@@ -180,14 +196,14 @@ async def open_runtime(
         catalog=VenueCatalog(trading),
         limits=limits,
         sim=SimControls(simulator),
-        trigger=Trigger(
+        trigger=trigger,
+        snipers=Snipers(
             store=store,
             publisher=publisher,
             queue=queue,
-            index=limits,
+            launches=launches,
             venues=trading,
-            redis=redis,
-            namespace=settings.queue_name,
+            leading=lambda: trigger.leading,
         ),
         monitor=Monitor(
             db,

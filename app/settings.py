@@ -39,6 +39,8 @@ class Settings:
     mock_latency_scale: float = 1.0
     mock_failure_rate: float = 0.05
     mock_seed: int | None = None
+    mock_launch_every: float = 120.0
+    """Seconds between the simulated market's scheduled token launches; 0: none."""
     job_heartbeat_seconds: int = 10
     reconcile_interval_seconds: float = 10.0
     allowed_origins: tuple[str, ...] = ()
@@ -89,6 +91,7 @@ class Settings:
             mock_latency_scale=_read(env, "MOCK_LATENCY_SCALE", float, 1.0, lambda v: v >= 0),
             mock_failure_rate=_read(env, "MOCK_FAILURE_RATE", float, 0.05, lambda v: 0 <= v <= 1),
             mock_seed=_read(env, "MOCK_SEED", int, 0, lambda v: True) if seed else None,
+            mock_launch_every=_read(env, "MOCK_LAUNCH_EVERY", float, 120.0, lambda v: v >= 0),
             job_heartbeat_seconds=_read(env, "JOB_HEARTBEAT_SECONDS", int, 10, lambda v: v >= 1),
             reconcile_interval_seconds=_read(
                 env, "RECONCILE_INTERVAL_SECONDS", float, 10.0, lambda v: v > 0
@@ -143,6 +146,7 @@ class Settings:
             "ORDER_RATE_LIMIT": str(self.order_rate_limit),
             "MOCK_LATENCY_SCALE": repr(self.mock_latency_scale),
             "MOCK_FAILURE_RATE": repr(self.mock_failure_rate),
+            "MOCK_LAUNCH_EVERY": repr(self.mock_launch_every),
             "JOB_HEARTBEAT_SECONDS": str(self.job_heartbeat_seconds),
             "RECONCILE_INTERVAL_SECONDS": repr(self.reconcile_interval_seconds),
             "ALLOWED_ORIGINS": ",".join(self.allowed_origins),

@@ -44,6 +44,7 @@ def settings_for(infra: Infra, **overrides: Any) -> Settings:
         "mock_latency_scale": 0.0,
         "mock_failure_rate": 0.0,
         "mock_seed": 20261121,
+        "mock_launch_every": 0.0,
         "job_heartbeat_seconds": 2,
         "reconcile_interval_seconds": 1.0,
         "order_rate_limit": 0,

@@ -28,7 +28,7 @@ from app.domain.problems import ClientOrderIdTaken, KeyInFlight, KeyReused, Outc
 from app.domain.requests import OrderRequest
 from app.domain.split import Leg
 from app.domain.status import MOVING, TERMINAL, OrderStatus, check_transition
-from app.domain.tokens import find_market
+from app.domain.tokens import awaited_market, find_market
 from app.events.schema import (
     OrderEvent,
     QuoteView,
@@ -461,6 +461,16 @@ class OrderStore:
         )
         return [order_from_row(row) for row in rows]
 
+    async def snipers_for(self, names: Sequence[str], limit: int = 5000) -> list[Order]:
+        """Waiting sniper orders for the token called any of `names` (its symbol, its mint)."""
+        rows = await self.db.fetch(
+            "SELECT * FROM orders WHERE status = 'waiting' AND type = 'sniper'"
+            " AND token_out = ANY($1::varchar[]) ORDER BY id LIMIT $2",
+            list(names),
+            limit,
+        )
+        return [order_from_row(row) for row in rows]
+
     async def due_to_expire(self, limit: int = 500) -> list[Order]:
         """Waiting orders whose time is up, by the database's clock."""
         rows = await self.db.fetch(
@@ -543,9 +553,8 @@ def _event(order: Order, row: Any, **fields: Any) -> OrderEvent:
 
 def order_from_row(row: Any) -> Order:
     """An `orders` row as the domain's order."""
-    market = find_market(row["token_in"], row["token_out"])
-    if market is None:
-        raise ValueError(f"order {row['id']} trades an unknown pair")
+    token_in, token_out = row["token_in"], row["token_out"]
+    market = find_market(token_in, token_out) or awaited_market(token_in, token_out)
     terms = row["terms"]
     return Order(
         id=str(row["id"]),

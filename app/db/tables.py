@@ -26,8 +26,9 @@ class Order(Table, tablename="orders"):
 
     id = UUID(primary_key=True)
     type = Varchar(length=16)
-    token_in = Varchar(length=16)
-    token_out = Varchar(length=16)
+    token_in = Varchar(length=64)
+    token_out = Varchar(length=64)
+    """A symbol; a sniper's may be a token not launched yet, by symbol or mint."""
     amount_in = Numeric()
     slippage_bps = Integer()
     status = Varchar(length=16)

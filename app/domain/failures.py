@@ -13,6 +13,8 @@ class FailureKind(enum.StrEnum):
     SLIPPAGE_EXCEEDED = "slippage_exceeded"
     NO_ROUTE = "no_route"
     INSUFFICIENT_LIQUIDITY = "insufficient_liquidity"
+    NOT_OPEN = "not_open"
+    """A launched token's pool does not trade before its open time."""
 
 
 class ExecutionError(Exception):

@@ -27,6 +27,8 @@ class PoolState:
     updated_at: Decimal
     """Market seconds of the last trade."""
     version: int = 0
+    opens_at: Decimal = Decimal(0)
+    """Market seconds when trading opens (a launched token's pool); swaps before fail."""
 
     @classmethod
     def seeded(cls, base_reserve: Decimal, quote_reserve: Decimal) -> PoolState:
@@ -66,6 +68,7 @@ class PoolState:
             skew=(quote / base / target_price).ln(),
             updated_at=t,
             version=self.version + 1,
+            opens_at=self.opens_at,
         )
 
     def with_shock(self, t: Decimal, log_move: Decimal) -> PoolState:
@@ -75,4 +78,15 @@ class PoolState:
             skew=self.skew_at(t) + log_move,
             updated_at=t,
             version=self.version + 1,
+            opens_at=self.opens_at,
+        )
+
+    def deeper(self, factor: Decimal, t: Decimal) -> PoolState:
+        """The pool after liquidity was added (`factor` > 1) or removed, at the same price."""
+        return PoolState(
+            liquidity=self.liquidity * factor,
+            skew=self.skew_at(t),
+            updated_at=t,
+            version=self.version + 1,
+            opens_at=self.opens_at,
         )

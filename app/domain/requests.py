@@ -10,9 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from app.domain.kinds import KINDS, OrderKind
+from app.domain.kinds.sniper import target_problem
 from app.domain.problems import InvalidOrder, Problem, shown
 from app.domain.split import AUTO, ROUTINGS
-from app.domain.tokens import MAX_AMOUNT, PAIRS, TOKENS, Market, find_market
+from app.domain.tokens import MAX_AMOUNT, PAIRS, TOKENS, Market, awaited_market, find_market
 
 DEFAULT_SLIPPAGE_BPS = 50
 MIN_SLIPPAGE_BPS = 1
@@ -94,7 +95,10 @@ def validate_order(
     """
     problems: list[Problem] = []
     kind = _kind(type, problems)
-    market = _market(token_in, token_out, problems)
+    if kind is not None and kind.awaits_launch:
+        market = _awaited(token_in, token_out, problems)
+    else:
+        market = _market(token_in, token_out, problems)
     parsed_amount = _amount(amount, market, problems)
     slippage = _slippage(slippage_bps, problems)
     parsed_terms = kind.parse_terms(terms or {}, problems) if kind else {}
@@ -140,6 +144,15 @@ def _kind(raw: str, problems: list[Problem]) -> OrderKind | None:
     allowed = ", ".join(KINDS.names())
     problems.append(Problem("type", f"type must be one of: {allowed} (got {shown(raw)})"))
     return None
+
+
+def _awaited(token_in: str, token_out: str, problems: list[Problem]) -> Market | None:
+    """A sniper's market: paying with a quote token for a token that may not exist yet."""
+    problem = target_problem(token_in, token_out)
+    if problem is not None:
+        problems.append(problem)
+        return None
+    return find_market(token_in, token_out) or awaited_market(token_in, token_out)
 
 
 def _market(token_in: str, token_out: str, problems: list[Problem]) -> Market | None:

@@ -30,7 +30,8 @@ CANCELLABLE: frozenset[OrderStatus] = frozenset({S.PENDING, S.WAITING})
 TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING: frozenset({S.ROUTING, S.WAITING, S.FAILED, S.CANCELLED}),
     # Trigger, cancel and expiry are each a compare-and-set on WAITING: exactly one wins.
-    S.WAITING: frozenset({S.ROUTING, S.CANCELLED, S.EXPIRED, S.FAILED}),
+    # WAITING again: a sniper notes what it saw of its launch (not open yet, too shallow).
+    S.WAITING: frozenset({S.WAITING, S.ROUTING, S.CANCELLED, S.EXPIRED, S.FAILED}),
     # Re-entering ROUTING from a later stage is a retry: a new attempt with fresh quotes.
     # Back to WAITING: the price a limit needs is no longer there at the fill (re-armed).
     S.ROUTING: frozenset({S.ROUTING, S.BUILDING, S.WAITING, S.FAILED}),

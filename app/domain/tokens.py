@@ -1,4 +1,8 @@
-"""Supported tokens, the markets (pairs) between them, and amount rules."""
+"""Supported tokens, the markets (pairs) between them, and amount rules.
+
+The five seeded tokens are known from the start; tokens launched later (app/domain/
+launches.py) join with `register`, in every process that learns of the launch.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +69,7 @@ class Pair:
         return TOKENS[self.base].usd_price / TOKENS[self.quote].usd_price
 
 
-PAIRS: tuple[Pair, ...] = (
+PAIRS: list[Pair] = [
     Pair("SOL", "USDC"),
     Pair("SOL", "USDT"),
     Pair("JUP", "USDC"),
@@ -73,8 +77,23 @@ PAIRS: tuple[Pair, ...] = (
     Pair("BONK", "SOL"),
     Pair("BONK", "USDC"),
     Pair("USDC", "USDT"),
-)
+]
 PAIRS_BY_SYMBOL: dict[str, Pair] = {p.symbol: p for p in PAIRS}
+SEEDED = frozenset(TOKENS)
+"""The tokens every market starts with (the rest are launched)."""
+MINTS: dict[str, str] = {}
+"""Launched tokens' mint addresses, to their symbols."""
+
+
+def register(token: Token, mint: str, pair: Pair) -> bool:
+    """Make a launched token and its pair known here; False if they already were."""
+    if pair.symbol in PAIRS_BY_SYMBOL:
+        return False
+    TOKENS.setdefault(token.symbol, token)
+    MINTS[mint] = token.symbol
+    PAIRS.append(pair)
+    PAIRS_BY_SYMBOL[pair.symbol] = pair
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,21 +105,36 @@ class Market:
 
     @property
     def token_in(self) -> Token:
-        return TOKENS[self.pair.base if self.side is Side.SELL_BASE else self.pair.quote]
+        return token_named(self.pair.base if self.side is Side.SELL_BASE else self.pair.quote)
 
     @property
     def token_out(self) -> Token:
-        return TOKENS[self.pair.quote if self.side is Side.SELL_BASE else self.pair.base]
+        return token_named(self.pair.quote if self.side is Side.SELL_BASE else self.pair.base)
+
+
+def token_named(name: str) -> Token:
+    """The token called `name` (a symbol, or a launched token's mint); one that has not
+    launched yet (a sniper's target) stands in with no units."""
+    found = TOKENS.get(MINTS.get(name, name))
+    return found if found is not None else Token(name, "not launched yet", 0, Decimal(0))
 
 
 def find_market(token_in: str, token_out: str) -> Market | None:
-    """The market that swaps `token_in` for `token_out`, or None when no pair joins them."""
+    """The market that swaps `token_in` for `token_out`, or None when no pair joins them.
+    A launched token may be named by its mint."""
+    token_in, token_out = MINTS.get(token_in, token_in), MINTS.get(token_out, token_out)
     for pair in PAIRS:
         if (pair.base, pair.quote) == (token_in, token_out):
             return Market(pair, Side.SELL_BASE)
         if (pair.quote, pair.base) == (token_in, token_out):
             return Market(pair, Side.BUY_BASE)
     return None
+
+
+def awaited_market(token_in: str, token_out: str) -> Market:
+    """The market an order for a token not (yet) pooled against `token_in` would take:
+    buying it with `token_in` — what a sniper waits for."""
+    return Market(Pair(MINTS.get(token_out, token_out), token_in), Side.BUY_BASE)
 
 
 def executed_price(market: Market, amount_in: Decimal, amount_out: Decimal) -> Decimal:

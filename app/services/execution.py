@@ -206,14 +206,10 @@ class Run:
         )
         await self._send(self._sender(), bound)
 
-    async def wait(self, again: str | None = None) -> None:
-        """Wait for the trigger (a limit order); `again`: why it waits once more."""
-        order = self.order
-        expiry = order.expires_at.isoformat() if order.expires_at else ""
-        details = {"limitPrice": order.terms.get("limitPrice", ""), "expiresAt": expiry}
-        note = f"waiting again: {again}" if again else "waiting for its price"
-        await self._move(OrderStatus.WAITING, order.attempt, note=note, details=details)
-        if self.order.min_out is not None:
+    async def wait(self, note: str, details: dict[str, str], *, indexed: bool = False) -> None:
+        """Wait for a trigger; `indexed`: in the limit trigger's index (by its minimum)."""
+        await self._move(OrderStatus.WAITING, self.order.attempt, note=note, details=details)
+        if indexed and self.order.min_out is not None:
             await self.x.limits.add([Waiting.of(self.order)])
 
     async def _send(self, sender: Sender, min_out: Decimal) -> None:

@@ -65,6 +65,11 @@ class Waiting:
         )
 
 
+def indexed(order: Order) -> bool:
+    """Whether the order belongs in the index: a limit order, with its minimum."""
+    return order.min_out is not None and "limitPrice" in order.terms
+
+
 class LimitIndex:
     def __init__(self, redis: Redis, namespace: str) -> None:
         self._redis = redis

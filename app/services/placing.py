@@ -5,16 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
 from app.db.orders import Move, Once, OrderStore
 from app.domain.order import Order
-from app.domain.problems import NotCancellable
+from app.domain.problems import InvalidOrder, NotCancellable, Problem
 from app.domain.requests import OrderRequest
 from app.domain.status import CANCELLABLE, OrderStatus
+from app.domain.tokens import SEEDED
 from app.events.bus import EventPublisher
 from app.events.schema import Recorded
 from app.ids import uuid7
@@ -41,13 +42,35 @@ class OrderDesk:
         publisher: EventPublisher,
         limits: LimitIndex,
         *,
+        trading: Callable[[str], bool] = lambda name: False,
         idempotency_ttl_seconds: float = 24 * 3600,
     ) -> None:
         self.store = store
         self.queue = queue
         self.publisher = publisher
         self.limits = limits
+        self.trading = trading
+        """Whether a launched token trades already (its pool is open)."""
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+
+    def vet(self, request: OrderRequest) -> OrderRequest:
+        """The request, if the market as it stands now allows it; else `InvalidOrder`.
+
+        A sniper must name a token that does not trade yet: one seeded, or launched with
+        its pool open, is refused.
+        """
+        token = request.token_out
+        if request.kind.awaits_launch and (token in SEEDED or self.trading(token)):
+            raise InvalidOrder(
+                [
+                    Problem(
+                        "tokenOut",
+                        f"{token} is already launched and trading: a sniper waits for a token "
+                        "that does not trade yet (buy this one with a market or limit order)",
+                    )
+                ]
+            )
+        return request
 
     async def place(self, request: OrderRequest, client: str, *, owner: str = "") -> Order:
         """Store the order as `pending` and queue its execution.

@@ -28,7 +28,7 @@ from app.events.bus import EventPublisher
 from app.events.schema import QuoteView, Recorded, amount
 from app.metrics import METRICS
 from app.services import prices
-from app.services.limits import LimitIndex, Waiting
+from app.services.limits import LimitIndex, Waiting, indexed
 from app.services.queueing import ExecutionQueue
 from app.venues.base import Pricing, Venue
 
@@ -104,21 +104,21 @@ class Trigger:
         await self._index.clear()
         after = ""
         while page := await self._store.waiting(after):
-            await self._index.add(Waiting.of(order) for order in page if order.min_out)
+            await self._index.add(Waiting.of(order) for order in page if indexed(order))
             after = page[-1].id
 
     async def resync(self, window: float) -> None:
         """Index the orders that began waiting within `window` seconds (again, if indexed)."""
         self._resynced = time.monotonic()
         lately = await self._store.lately_waiting(window)
-        await self._index.add(Waiting.of(order) for order in lately if order.min_out)
+        await self._index.add(Waiting.of(order) for order in lately if indexed(order))
 
     async def expire_due(self) -> None:
         for order in await self._store.due_to_expire():
             note = "expired: its time ran out while it waited for its price"
             move = Move(S.WAITING, order.attempt, S.EXPIRED, order.attempt, note=note)
             recorded = await self._store.transition(order.id, move)
-            if order.min_out is not None:
+            if indexed(order):
                 await self._index.remove([Waiting.of(order)])
             if recorded is not None:
                 await self._announce(recorded)

@@ -298,5 +298,8 @@ class Book:
         return bool(done)
 
     async def entry(self, venue: str, order_id: str) -> dict[str, str]:
-        raw = await self.redis.hgetall(self.ledger_key(venue, order_id))
+        return await self.entry_of(self.ledger_key(venue, order_id))
+
+    async def entry_of(self, key: str) -> dict[str, str]:
+        raw = await self.redis.hgetall(key)
         return {str(k): str(v) for k, v in raw.items()}

@@ -17,6 +17,8 @@ PAIR_DRIFT: dict[str, Decimal] = {
     "BONK/USDC": Decimal("0.03"),
     "USDC/USDT": Decimal("0.0005"),
 }
+LAUNCH_DRIFT = Decimal("0.02")
+"""How far a launched token's price wanders (on top of its opening rush)."""
 
 
 @dataclass(frozen=True, slots=True)

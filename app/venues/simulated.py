@@ -17,7 +17,7 @@ from app.domain.pool import MAX_IMPACT_BPS, PoolState
 from app.domain.routing import Quote, QuoteFailure, QuoteResult
 from app.domain.tokens import PAIRS_BY_SYMBOL, Market, Pair, Side, executed_price
 from app.venues.base import Pricing, SwapIntent, TxState
-from app.venues.catalog import PAIR_DRIFT, VENUES, VenueSpec
+from app.venues.catalog import LAUNCH_DRIFT, PAIR_DRIFT, VENUES, VenueSpec
 from app.venues.chaos import ADVERSE_MOVE_BPS, Fault, Step
 from app.venues.landing import PoolLanding
 from app.venues.sending import SimulatedSender, dropped
@@ -39,7 +39,7 @@ class SimulatedVenue(SimulatedSender):
 
     def target_price(self, pair: Pair, t: Decimal) -> Decimal:
         """Where arbitrage pulls this venue's pool: the market price, off by a little."""
-        market = self.simulator.drift(pair.symbol, PAIR_DRIFT[pair.symbol])
+        market = self.simulator.drift(pair.symbol, PAIR_DRIFT.get(pair.symbol, LAUNCH_DRIFT))
         local = self.simulator.drift(f"{self.name}:{pair.symbol}", self.spec.drift)
         moved = self.simulator.shift(pair, t)
         return pair.reference_price * (market.at(t) + local.at(t) + moved).exp()
@@ -54,7 +54,9 @@ class SimulatedVenue(SimulatedSender):
     # -- Venue --------------------------------------------------------------------------
 
     def pairs(self) -> frozenset[str]:
-        return frozenset(self.spec.tvl_usd)
+        launches = self.simulator.launches.values()
+        launched = (launch.pair.symbol for launch in launches if launch.venue == self.name)
+        return frozenset(self.spec.tvl_usd).union(launched)
 
     async def pricing(self, pair: Pair) -> Pricing | None:
         await self.simulator.fresh()
@@ -89,6 +91,13 @@ class SimulatedVenue(SimulatedSender):
         self, market: Market, amount_in: Decimal, state: PoolState, t: Decimal
     ) -> QuoteResult:
         pair = market.pair
+        if t < state.opens_at:
+            return QuoteFailure(
+                self.name,
+                FailureKind.NOT_OPEN,
+                f"the {pair.symbol} pool on {self.name} is not open yet "
+                f"(opens in {state.opens_at - t:.1f} s)",
+            )
         fee_rate = self.fee_rate(pair, state, t)
         swap = state.quote(self.target_price(pair, t), t, market.side, amount_in, fee_rate)
         if swap.price_impact_bps > MAX_IMPACT_BPS:

@@ -19,6 +19,7 @@ from litestar_htmx import HTMXPlugin
 
 from app.domain.retry import RETRY
 from app.events.bus import EventHub
+from app.events.pools import PoolHub
 from app.periodic import Periodic
 from app.runtime import VenueOverrides, open_runtime
 from app.services.feed import FeedPump
@@ -31,6 +32,7 @@ from app.web.api.catalog import CatalogController
 from app.web.api.events import EventsController
 from app.web.api.keys import KeysController, WebhooksController
 from app.web.api.orders import OrdersController
+from app.web.api.pools import PoolsController, pool_events
 from app.web.api.sim import SimController
 from app.web.auth import provide_principal
 from app.web.context import WebContext, provide_web
@@ -59,10 +61,14 @@ def create_app(
             await runtime.access.ensure_admin(settings.admin_api_key)
         feed = FeedPump(runtime.db)
         hub = EventHub(runtime.redis, runtime.publisher.channel, on_notice=feed.poke)
+        pools = PoolHub(
+            runtime.redis, runtime.simulator.pools_channel, on_event=runtime.launches.heard
+        )
         reporter: Periodic | None = None
         feed.start()
         try:
             await hub.start()
+            await pools.start()
             app.state.web = WebContext(
                 settings=settings,
                 orders=runtime.reads,
@@ -71,6 +77,8 @@ def create_app(
                 catalog=runtime.catalog,
                 monitor=runtime.monitor,
                 hub=hub,
+                pools=pools,
+                launches=runtime.launches,
                 feed=feed,
                 limiter=RateLimiter(runtime.redis, settings.order_rate_limit),
                 access=runtime.access,
@@ -89,6 +97,7 @@ def create_app(
             if reporter is not None:
                 await reporter.stop()
             await hub.stop()
+            await pools.stop()
             await feed.stop()
             await runtime.close()
 
@@ -107,6 +116,8 @@ def create_app(
             order_events,
             all_events,
             dashboard_feed,
+            PoolsController,
+            pool_events,
             healthz,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],

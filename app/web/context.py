@@ -12,9 +12,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from app.events.bus import EventHub
+from app.events.pools import PoolHub
 from app.services.access import Access
 from app.services.catalog import VenueCatalog
 from app.services.feed import FeedPump
+from app.services.launches import Launches
 from app.services.monitoring import Monitor
 from app.services.placing import OrderDesk
 from app.services.quoting import Quoter
@@ -35,6 +37,8 @@ class WebContext:
     catalog: VenueCatalog
     monitor: Monitor
     hub: EventHub
+    pools: PoolHub
+    launches: Launches
     feed: FeedPump
     limiter: RateLimiter
     access: Access

@@ -78,7 +78,7 @@ class PagesController(Controller):
         if not IDEMPOTENCY_KEY.match(once):
             once = ""  # an odd key from a hand-made form: place without one
         try:
-            order_request = intake.form_request(raw)
+            order_request = web.desk.vet(intake.form_request(raw))
         except InvalidOrder as error:
             METRICS.count("oee_orders_rejected_total", reason="invalid")
             errors = {p.field: p.message for p in error.problems}

@@ -28,6 +28,7 @@ from app.domain.access import Scope
 from app.domain.order import Order
 from app.domain.problems import shown
 from app.events.bus import Subscription
+from app.events.pools import PoolWatch
 from app.events.schema import Notice, OrderEvent, encode
 from app.services.feed import FeedPump, FeedSubscription
 from app.services.reads import OrderReads
@@ -90,7 +91,7 @@ async def close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> Non
 
 @contextlib.asynccontextmanager
 async def closes(
-    socket: WebSocket[Any, Any, Any], sub: Subscription | FeedSubscription
+    socket: WebSocket[Any, Any, Any], sub: Subscription | FeedSubscription | PoolWatch
 ) -> AsyncIterator[None]:
     """Wake the subscription's reader when the client goes away."""
 

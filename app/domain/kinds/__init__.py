@@ -23,7 +23,7 @@ class TermField:
     """A field a kind adds to an order request, named as clients send it."""
 
     name: str
-    kind: type[str] | type[int]
+    kind: type[str] | type[int] | type[bool]
     description: str
     required: bool = True
 
@@ -33,6 +33,8 @@ class OrderKind(Protocol):
     description: str
     position: int
     """Where the kind appears in lists and forms (market first)."""
+    awaits_launch: bool
+    """Its tokenOut is a token that does not trade yet (a sniper's target)."""
     fields: tuple[TermField, ...]
 
     def parse_terms(self, raw: Mapping[str, object], problems: list[Problem]) -> dict[str, str]:

@@ -59,6 +59,7 @@ class LimitKind:
     name: str = "limit"
     description: str = "Wait until the price is there, then swap; cancel or expire before."
     position: int = 1
+    awaits_launch: bool = False
     fields: tuple[TermField, ...] = (
         TermField(
             "limitPrice",

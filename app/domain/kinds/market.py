@@ -18,6 +18,7 @@ class MarketKind:
     name: str = "market"
     description: str = "Swap now at the best venue's price after fees."
     position: int = 0
+    awaits_launch: bool = False
     fields: tuple[TermField, ...] = ()
 
     def parse_terms(self, raw: Mapping[str, object], problems: list[Problem]) -> dict[str, str]:

@@ -17,10 +17,16 @@ class LimitPolicy:
     kind = "limit"
 
     async def start(self, run: Run) -> None:
-        await run.wait()
+        await run.wait("waiting for its price", _terms(run), indexed=True)
 
     async def price_gone(self, run: Run, reason: str) -> None:
-        await run.wait(again=reason)
+        await run.wait(f"waiting again: {reason}", _terms(run), indexed=True)
+
+
+def _terms(run: Run) -> dict[str, str]:
+    order = run.order
+    expiry = order.expires_at.isoformat() if order.expires_at else ""
+    return {"limitPrice": order.terms.get("limitPrice", ""), "expiresAt": expiry}
 
 
 POLICY = LimitPolicy()

@@ -28,7 +28,7 @@ from app.domain.requests import (
 )
 from app.domain.split import AUTO, MIN_GAIN_BPS, ROUTINGS
 from app.domain.status import OrderStatus
-from app.domain.tokens import TOKENS
+from app.domain.tokens import SEEDED
 from app.events.schema import OrderEvent, OrderView
 from app.metrics import METRICS
 from app.web import intake
@@ -46,8 +46,11 @@ AMOUNT_DOC = (
 SYMBOL = Annotated[
     str,
     msgspec.Meta(
-        max_length=16,
-        description=f"A supported token symbol: {', '.join(TOKENS)}.",
+        max_length=64,
+        description=(
+            f"A token symbol ({', '.join(sorted(SEEDED))} or a launched token's); a sniper's"
+            " tokenOut may name a token not launched yet, by symbol or base58 mint."
+        ),
         examples=["SOL"],
     ),
 ]
@@ -237,7 +240,7 @@ class OrdersController(Controller):
         """Place an order. It is stored as `pending` and executed by a worker."""
         fields = data.fields()
         try:
-            order_request = intake.order_request(fields)
+            order_request = web.desk.vet(intake.order_request(fields))
         except InvalidOrder as error:
             METRICS.count("oee_orders_rejected_total", reason="invalid")
             raise intake.invalid(error, "body") from None
