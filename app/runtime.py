@@ -79,6 +79,7 @@ class Runtime:
         return metrics_key(self.settings)
 
     async def close(self) -> None:
+        self.launches.close()
         await self.metrics_flusher.stop()
         await self.courier.close()
         await self.queue.queue.disconnect()

@@ -32,6 +32,7 @@ from bench.scenarios import (
     many_sockets,
     throughput,
 )
+from bench.snipers import snipers
 
 log = logging.getLogger("bench")
 
@@ -78,6 +79,10 @@ def parse() -> argparse.Namespace:
         "--limit-failure-rate", type=float, default=0.0, help="MOCK_FAILURE_RATE (limits)"
     )
     parser.add_argument(
+        "--sniper-waiting", type=int, default=1000, help="snipers waiting on other tokens"
+    )
+    parser.add_argument("--sniper-launches", type=int, default=40, help="launches timed")
+    parser.add_argument(
         "--attempts",
         type=int,
         default=2,
@@ -114,6 +119,8 @@ SCENARIOS = {
     "census": "Redis round trips per order by command (MONITOR), engine and floor",
     "limits": "100,000 waiting limit orders (written to PostgreSQL), the index rebuilt, the "
     "idle trigger, then a move that crosses 1,000 of them",
+    "snipers": "1,000 snipers waiting on other tokens; launches timed from the pool's open "
+    "event to its sniper's routing event",
 }
 
 
@@ -267,6 +274,18 @@ async def run(args: argparse.Namespace, servers: Servers) -> list[dict[str, Any]
                 concurrency=args.concurrency,
                 latency_scale=args.limit_latency_scale,
                 failure_rate=args.limit_failure_rate,
+            )
+        )
+    if wanted(args, "snipers"):
+        log.info(
+            "snipers: %s waiting elsewhere, %s launches", args.sniper_waiting, args.sniper_launches
+        )
+        runs.append(
+            await snipers(
+                servers,
+                waiting=args.sniper_waiting,
+                launches=args.sniper_launches,
+                in_flight=args.in_flight,
             )
         )
     return runs

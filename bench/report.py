@@ -262,6 +262,8 @@ def markdown(results: dict[str, Any]) -> str:
     for run in results["runs"]:
         if run["scenario"] == "limits":
             lines += ["", *limits_section(run)] if lines[-1] else limits_section(run)
+        if run["scenario"] == "snipers":
+            lines += ["", *snipers_section(run)] if lines[-1] else snipers_section(run)
     metered = [run for run in results["runs"] if "processes" in run]
     if not metered:
         return "\n".join(lines) + "\n"
@@ -281,6 +283,25 @@ def markdown(results: dict[str, Any]) -> str:
         label = _name(run)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def snipers_section(run: dict[str, Any]) -> list[str]:
+    spread = run["open_event_to_routing_ms"]
+    verdict = "met" if run["met"] else "missed"
+    return [
+        f"Snipers: {run['waiting_elsewhere']} snipers waiting on tokens that never launch; "
+        f"{run['launches']} launches, each with one sniper waiting for it. From the pool's "
+        f"`open` event to the sniper's `routing` event: p50 {spread['p50']} ms, p99 "
+        f"{spread['p99']} ms, max {spread['max']} ms over {run['measured']} launches "
+        f"(target p99 ≤ {run['target_p99_ms']:g} ms: {verdict}); from the open time itself "
+        f"(`opensAt`): p50 {run['open_time_to_routing_ms']['p50']} ms, p99 "
+        f"{run['open_time_to_routing_ms']['p99']} ms. Targets: "
+        f"{_counts(run['outcomes'])}; the others: {_counts(run['haystack_statuses'])}.",
+    ]
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
 
 
 LOG_KINDS = (

@@ -225,6 +225,10 @@
     const chosen = typeInput(form);
     return chosen ? chosen.value : "market";
   }
+  // Each order type that takes a slippage has its own field; the chosen type's is enabled.
+  function slippageOf(form) {
+    return Array.from(form.querySelectorAll("input[name=slippageBps]")).find((f) => !f.disabled);
+  }
   document.addEventListener("htmx:confirm", (event) => {
     const form = event.detail.elt;
     if (!form || form.id !== "order-form" || chosenKind(form) !== "market") return;
@@ -234,7 +238,7 @@
       say("No venue can fill this amount now: try a smaller one.", null, "error");
       return;
     }
-    const slippage = Number((form.elements.namedItem("slippageBps") || {}).value);
+    const slippage = Number((slippageOf(form) || {}).value);
     const impact = preview ? Number(preview.dataset.impactBps) : NaN;
     const risks = [];
     if (slippage > RISKY_BPS) risks.push("a slippage of " + (slippage / 100).toFixed(2) + " %");
@@ -309,7 +313,7 @@
   document.addEventListener("click", (event) => {
     const preset = event.target.closest && event.target.closest("[data-slippage]");
     if (!preset) return;
-    const field = preset.form && preset.form.elements.namedItem("slippageBps");
+    const field = preset.form && slippageOf(preset.form);
     if (!field) return;
     field.value = preset.dataset.slippage;
     field.dispatchEvent(new Event("input", { bubbles: true }));
@@ -325,6 +329,11 @@
       block.hidden = !mine;
       for (const input of block.querySelectorAll("input, select")) input.disabled = !mine;
     }
+    // A sniper names its token in its own field: the list of trading tokens steps aside.
+    const snipes = (form.dataset.launchKinds || "").split(",").includes(chosen.value);
+    const tokenOut = form.querySelector("select[name=tokenOut]");
+    if (tokenOut) tokenOut.closest(".field").hidden = snipes;
+    if (tokenOut) tokenOut.disabled = snipes;
     const button = form.querySelector("button[type=submit]");
     if (button) button.textContent = "Place " + chosen.value + " order";
   }
@@ -377,7 +386,7 @@
     const counterparts = JSON.parse(form.dataset.counterparts || "{}");
     const tokenIn = form.elements.namedItem("tokenIn");
     const tokenOut = form.elements.namedItem("tokenOut");
-    const slippage = form.elements.namedItem("slippageBps");
+    const slippage = form.querySelector("#slippage-bps");  // the market's, with the % hint
     const hint = document.getElementById("slippage-hint");
     function limitTokens() {
       const allowed = counterparts[tokenIn.value] || [];

@@ -7,6 +7,7 @@ each opening is announced once, whichever worker gets there first.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -26,6 +27,11 @@ log = logging.getLogger(__name__)
 
 LEARN_EVERY = 2.0
 """Seconds between reads of every launch (a missed `created` event is learnt this late)."""
+TIMER_HORIZON = 1.0
+"""An opening due within this long gets a timer of its own: announced on time, not at the
+next tick."""
+OPEN_MARGIN = 0.002
+"""Announced this long after the open time: the pool is open by every clock reading then."""
 
 
 class LaunchTaken(Exception):
@@ -46,6 +52,7 @@ class Launches:
         self._redis = redis
         self._every = every
         self._announced: set[str] = set()
+        self._timers: dict[str, asyncio.Task[None]] = {}
         self._learnt_at = 0.0
 
     @property
@@ -131,19 +138,45 @@ class Launches:
         )
 
     async def tick(self) -> None:
-        """Announce openings that are due; make the scheduled launch, if one is due."""
+        """Announce openings that are due (or set a timer for one due before the next
+        tick); make the scheduled launch, if one is due."""
         if time.monotonic() - self._learnt_at > LEARN_EVERY:
             await self.learn()
         now = self._simulator.now()
         for launch in list(self._simulator.launches.values()):
-            if launch.symbol in self._announced or not launch.open(now):
+            if launch.symbol in self._announced:
                 continue
-            self._announced.add(launch.symbol)
-            claim = f"{self._simulator.prefix}:opened:{launch.symbol}"
-            if await self._redis.set(claim, "1", nx=True):
-                await self._tell("open", launch)
+            if launch.open(now):
+                await self._announce_open(launch)
+                continue
+            wall = self._simulator.epoch + float(launch.opens_at) + OPEN_MARGIN
+            delay = wall - self._simulator.clock.now()
+            if delay <= TIMER_HORIZON and launch.symbol not in self._timers:
+                self._timers[launch.symbol] = asyncio.create_task(
+                    self._open_after(launch, delay), name=f"opening {launch.symbol}"
+                )
         if self._every > 0:
             await self._scheduled()
+
+    def close(self) -> None:
+        """Cancel the opening timers (another worker announces those openings)."""
+        for timer in self._timers.values():
+            timer.cancel()
+
+    async def _open_after(self, launch: Launch, delay: float) -> None:
+        await self._simulator.clock.sleep(delay)
+        try:
+            await self._announce_open(launch)
+        finally:
+            self._timers.pop(launch.symbol, None)
+
+    async def _announce_open(self, launch: Launch) -> None:
+        if launch.symbol in self._announced:
+            return
+        self._announced.add(launch.symbol)
+        claim = f"{self._simulator.prefix}:opened:{launch.symbol}"
+        if await self._redis.set(claim, "1", nx=True):
+            await self._tell("open", launch)
 
     async def _scheduled(self) -> None:
         slot = int(self._simulator.clock.now() // self._every)

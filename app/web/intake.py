@@ -18,10 +18,14 @@ from app.domain.requests import OrderRequest, validate_order
 COMMON_FIELDS = ("type", "tokenIn", "tokenOut", "amount", "slippageBps", "clientOrderId", "routing")
 
 
+SNIPE_FIELD = "snipe"
+"""The form's field for a sniper's token: free text, where other kinds pick `tokenOut`."""
+
+
 def form_fields() -> tuple[str, ...]:
-    """Every field an order request may carry: the common ones and each kind's."""
+    """Every field the order form may carry: the common ones and each kind's."""
     extra = [f.name for kind in KINDS.kinds.values() for f in kind.fields]
-    return (*COMMON_FIELDS, *dict.fromkeys(extra))
+    return (*COMMON_FIELDS, *dict.fromkeys(extra), SNIPE_FIELD)
 
 
 def order_request(values: Mapping[str, object], *, default_type: str = "market") -> OrderRequest:
@@ -45,11 +49,16 @@ def form_request(values: Mapping[str, str]) -> OrderRequest:
     blanks left out, whole numbers as numbers."""
     kind = KINDS.kinds.get(values.get("type", "market"))
     own = {f.name: f.kind for f in kind.fields} if kind else {}
+    if kind is not None and kind.awaits_launch:
+        values = {**values, "tokenOut": values.get(SNIPE_FIELD, "").strip()}
     chosen: dict[str, object] = {}
     for name, value in values.items():
         if value == "" or (name not in COMMON_FIELDS and name not in own):
             continue
-        chosen[name] = int(value) if own.get(name) is int and value.isdigit() else value
+        if own.get(name) is bool:
+            chosen[name] = value in ("true", "on")
+        else:
+            chosen[name] = int(value) if own.get(name) is int and value.isdigit() else value
     return order_request(chosen)
 
 

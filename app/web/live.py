@@ -8,7 +8,9 @@ state of what the page shows, so a page that lost its connection is never stale.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import WebSocket, websocket
@@ -18,11 +20,14 @@ from app.domain.access import Principal
 from app.domain.order import Order
 from app.domain.problems import shown
 from app.events.bus import Subscription
+from app.events.pools import PoolWatch
 from app.events.schema import Notice
 from app.web.auth import socket_principal
 from app.web.context import Web, WebContext
 from app.web.sockets import (
+    GONE,
     WS_1013_TRY_AGAIN_LATER,
+    TooSlow,
     close,
     closes,
     guarded,
@@ -30,7 +35,7 @@ from app.web.sockets import (
     reject,
     send_text,
 )
-from app.web.views import charts_context, order_context, recent_orders
+from app.web.views import charts_context, launches_context, order_context, recent_orders
 
 CHART_DELAY = 0.5
 """Seconds a burst of finished orders is gathered into one chart update."""
@@ -59,7 +64,11 @@ async def dashboard_feed(socket: WebSocket[Any, Any, Any], web: Web) -> None:
         page = OrderPage(socket, web, viewer, order) if order else Dashboard(socket, web, viewer)
         subscription = web.hub.subscribe(order.id if order else None, owner)
         async with subscription as sub, closes(socket, sub):
-            await page.follow(sub)
+            if isinstance(page, Dashboard):
+                async with web.pools.subscribe() as watch, launches_pushed(page, watch):
+                    await page.follow(sub)
+            else:
+                await page.follow(sub)
 
 
 class LivePage:
@@ -131,6 +140,10 @@ class Dashboard(LivePage):
                 self.charts_stale_since = None
         return await sub.get()
 
+    async def launches(self) -> str:
+        context = await launches_context(self.web)
+        return self.render("partials/launches.html", oob=True, **context)
+
     async def charts(self, newer_than: float) -> str:
         owner = self.viewer.owner_filter
 
@@ -139,6 +152,22 @@ class Dashboard(LivePage):
             return self.render("partials/charts.html", oob=True, **context)
 
         return await self.web.charts[owner].get(compute, newer_than)
+
+
+@contextlib.asynccontextmanager
+async def launches_pushed(page: Dashboard, watch: PoolWatch) -> AsyncIterator[None]:
+    """While the block runs, the dashboard's Launches panel follows every pool event."""
+
+    async def push() -> None:
+        with contextlib.suppress(*GONE, TooSlow, OSError):
+            while await watch.get() is not None:
+                await send_text(page.socket, await page.launches())
+
+    pusher = asyncio.create_task(push(), name="launches push")
+    try:
+        yield
+    finally:
+        pusher.cancel()
 
 
 class OrderPage(LivePage):

@@ -21,6 +21,7 @@ from litestar_htmx import HTMXRequest, HTMXTemplate
 
 from app.domain.access import Scope
 from app.domain.filters import OrderFilter
+from app.domain.kinds import KINDS
 from app.domain.problems import InvalidOrder, NotCancellable, shown
 from app.domain.requests import IDEMPOTENCY_KEY
 from app.domain.status import OrderStatus
@@ -143,8 +144,14 @@ class PagesController(Controller):
         kind: Annotated[str, QueryParameter(name="type")] = "market",
         limit_price: Annotated[str, QueryParameter(name="limitPrice")] = "",
         routing: FromQuery[str] = "",
+        snipe: FromQuery[str] = "",
     ) -> Template:
-        """The live quote preview under the order form; for a limit, what the limit asks."""
+        """The live quote preview under the order form; for a limit, what the limit asks; for
+        a sniper, what it waits for (its token has no quotes yet)."""
+        if kind in KINDS and KINDS[kind].awaits_launch:
+            waits: dict[str, object] = {"board": None, "problems": [], "kind": kind}
+            waits["snipe"] = snipe.strip()
+            return Template("partials/quote_preview.html", context=waits)
         fields = {"tokenIn": token_in, "tokenOut": token_out, "amount": amount, "routing": routing}
         try:
             request = intake.order_request({**fields, "slippageBps": slippage_bps or None})

@@ -109,7 +109,12 @@ async def dashboard_context(web: WebContext, viewer: Principal) -> dict[str, Any
         "pairs": [pair.symbol for pair in PAIRS],
         "problems": [],
         **await charts_context(web, viewer.owner_filter),
+        **await launches_context(web),
     }
+
+
+async def launches_context(web: WebContext) -> dict[str, Any]:
+    return {"pools": await web.launches.pools(), "launch_every": web.settings.mock_launch_every}
 
 
 async def order_context(web: WebContext, order: Order) -> dict[str, Any]:

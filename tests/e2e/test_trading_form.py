@@ -4,6 +4,7 @@ dashboard that fits a phone."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import httpx
@@ -253,3 +254,48 @@ def test_a_large_order_previews_its_split_and_its_page_shows_each_leg(
     assert "one transaction" in page.locator(".facts").inner_text()
     assert "more than" in page.locator(".route .why").first.inner_text()
     shoot(page, "order-split.png")
+
+
+def test_a_sniper_from_the_form_waits_and_the_launches_panel_follows_its_launch_live(
+    page: Any, site: Site
+) -> None:
+    symbol = "F" + secrets.token_hex(3).upper()
+    ready(page, site)
+    page.check("input[name=type][value=sniper]")
+    assert not page.locator("select[name=tokenOut]").is_visible(), "a sniper names its token"
+    page.fill("input[name=snipe]", symbol)
+    page.locator("#quote-preview").filter(has_text=f"Waits for {symbol} to launch").wait_for()
+    page.fill("input[name=maxPrice]", "0.0005")
+    page.fill("input[name=minLiquidity]", "50")
+    page.check("input[name=requireMintRenounced]")
+    page.click(PLACE)
+    status = page.locator("#form-status")
+    status.filter(has_text="Placed").wait_for()
+    order_id = status.locator("a").get_attribute("href").removeprefix("/orders/")
+    placed = httpx.get(f"{site.live.http}/api/orders/{order_id}", headers=bearer()).json()
+    assert placed["order"]["type"] == "sniper"
+    assert placed["order"]["tokenOut"] == symbol
+    row = page.locator(f"[id='order-{order_id}']")
+    row.and_(page.locator("[data-status=waiting]")).wait_for()
+
+    made = httpx.post(
+        f"{site.live.http}/api/sim/launches",
+        json={"symbol": symbol, "baseReserve": "1000000", "quoteReserve": "100", "openIn": 2},
+        headers=bearer(),
+    )
+    assert made.status_code == 201, made.text
+
+    launch = page.locator(f"#launches [data-symbol={symbol}]")
+    launch.wait_for()  # pushed: no reload
+    launch.and_(page.locator("[data-status=open]")).wait_for()
+    wait_until(
+        lambda: (
+            httpx.get(f"{site.live.http}/api/orders/{order_id}", headers=bearer()).json()["order"][
+                "status"
+            ]
+            == "confirmed"
+        ),
+        what="the sniper to buy once the pool opened",
+    )
+    row.and_(page.locator("[data-status=confirmed]")).wait_for()
+    shoot(page, "launches.png")

@@ -174,6 +174,13 @@ def judge(order: Order, sight: Sight) -> Verdict:
         return Verdict(Call.WAIT, f"skipped: liquidity {shown_liquidity} {pay} < {least}")
     if sight.best_out is None or sight.best_out <= 0:
         return Verdict(Call.WAIT, f"skipped: {sight.refusal or 'no venue quotes it'}")
+    if order.min_out is not None and sight.best_out < order.min_out:
+        # Started once already (its bound is fixed): only a price that meets it again.
+        return Verdict(
+            Call.WAIT,
+            f"skipped: the best offer, {sight.best_out} {launch.symbol}, is below the"
+            f" {order.min_out} it accepts",
+        )
     price = order.amount / sight.best_out
     shown_price = f"{price:.6g}"
     ceiling = terms.get("maxPrice")
