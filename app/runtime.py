@@ -155,6 +155,7 @@ async def open_runtime(
         publisher,
         limits,
         router=router,
+        learn=launches.learn,
         settle_wait=settings.job_heartbeat_seconds / 3,
     )
     reads = OrderReads(store)

@@ -28,7 +28,7 @@ from app.domain.problems import ClientOrderIdTaken, KeyInFlight, KeyReused, Outc
 from app.domain.requests import OrderRequest
 from app.domain.split import Leg
 from app.domain.status import MOVING, TERMINAL, OrderStatus, check_transition
-from app.domain.tokens import awaited_market, find_market
+from app.domain.tokens import find_market, unknown_market
 from app.events.schema import (
     OrderEvent,
     QuoteView,
@@ -461,6 +461,13 @@ class OrderStore:
         )
         return [order_from_row(row) for row in rows]
 
+    async def sniper_targets(self) -> list[str]:
+        """The tokens (symbols or mints) that waiting snipers name."""
+        rows = await self.db.fetch(
+            "SELECT DISTINCT token_out FROM orders WHERE status = 'waiting' AND type = 'sniper'"
+        )
+        return [str(row["token_out"]) for row in rows]
+
     async def snipers_for(self, names: Sequence[str], limit: int = 5000) -> list[Order]:
         """Waiting sniper orders for the token called any of `names` (its symbol, its mint)."""
         rows = await self.db.fetch(
@@ -554,7 +561,7 @@ def _event(order: Order, row: Any, **fields: Any) -> OrderEvent:
 def order_from_row(row: Any) -> Order:
     """An `orders` row as the domain's order."""
     token_in, token_out = row["token_in"], row["token_out"]
-    market = find_market(token_in, token_out) or awaited_market(token_in, token_out)
+    market = find_market(token_in, token_out) or unknown_market(token_in, token_out)
     terms = row["terms"]
     return Order(
         id=str(row["id"]),

@@ -85,6 +85,12 @@ MINTS: dict[str, str] = {}
 """Launched tokens' mint addresses, to their symbols."""
 
 
+def pair_named(symbol: str) -> Pair:
+    """The pair `BASE/QUOTE` (known here or not: a pair is its two symbols)."""
+    base, _, quote = symbol.partition("/")
+    return Pair(base, quote)
+
+
 def register(token: Token, mint: str, pair: Pair) -> bool:
     """Make a launched token and its pair known here; False if they already were."""
     if pair.symbol in PAIRS_BY_SYMBOL:
@@ -129,6 +135,15 @@ def find_market(token_in: str, token_out: str) -> Market | None:
         if (pair.quote, pair.base) == (token_in, token_out):
             return Market(pair, Side.BUY_BASE)
     return None
+
+
+def unknown_market(token_in: str, token_out: str) -> Market:
+    """The market of an order whose pair this process does not know (a launch it has not
+    learnt yet, or a sniper's token not launched): a launched token is the base of its
+    pair, a seeded one the quote."""
+    if token_in in SEEDED and token_out not in SEEDED:
+        return awaited_market(token_in, token_out)
+    return Market(Pair(MINTS.get(token_in, token_in), token_out), Side.SELL_BASE)
 
 
 def awaited_market(token_in: str, token_out: str) -> Market:

@@ -21,6 +21,7 @@ from app.domain.retry import RETRY, RetryLater
 from app.domain.routing import QuoteResult
 from app.domain.split import AUTO, Leg, Route
 from app.domain.status import TERMINAL, OrderStatus
+from app.domain.tokens import find_market
 from app.events.bus import EventPublisher
 from app.events.schema import QuoteView, amount
 from app.metrics import METRICS
@@ -54,12 +55,16 @@ class Executor:
         limits: LimitIndex,
         *,
         router: Router | None = None,
+        learn: Callable[[], Awaitable[None]] | None = None,
         settle_wait: float = 3.0,
     ) -> None:
         self.store = store
         self.venues = venues
         self.router = router
         """Sends split routes; without one, every order goes to a single venue."""
+        self.learn = learn
+        """Learns the tokens launched lately (a sniper's token may be one this process has
+        not heard of yet)."""
         self.quoter = quoter
         self.publisher = publisher
         self.limits = limits
@@ -174,12 +179,36 @@ class Run:
 
     async def _route_on(self) -> None:
         """Routing a triggered order: its routing event holds what triggered it; fresh quotes
-        decide the venue (and whether the price is still there)."""
+        decide the venue (and whether the price is still there).
+
+        A sniper's token may have launched since this process last looked: it is learnt
+        first. If its pool cannot take the order after all (drained, not open by this
+        process's clock), the sniper waits again rather than fail.
+        """
+        awaits_launch = KINDS[self.order.type].awaits_launch
+        if awaits_launch:
+            await self._resolve_market()
         order = self.order
         results = await self.x.quoter.quote_all(
             order.market, order.amount, order_id=order.id, attempt=order.attempt
         )
-        await self._build(await self._route(results))
+        try:
+            route = await self._route(results)
+        except ExecutionError as error:
+            if awaits_launch and not RETRY.is_retryable(error.kind):
+                await POLICIES[order.type].price_gone(self, error.message)
+                return
+            raise
+        await self._build(route)
+
+    async def _resolve_market(self) -> None:
+        order = self.order
+        found = find_market(order.token_in.symbol, order.token_out.symbol)
+        if found is None and self.x.learn is not None:
+            await self.x.learn()
+            found = find_market(order.token_in.symbol, order.token_out.symbol)
+        if found is not None and found != order.market:
+            self.order = replace(order, market=found)
 
     async def _route(self, results: list[QuoteResult]) -> Route:
         order = self.order
@@ -215,7 +244,9 @@ class Run:
     async def _send(self, sender: Sender, min_out: Decimal) -> None:
         order = self.order
         legs = order.route or ()
-        intent = SwapIntent(order.id, order.attempt, order.market, order.amount, min_out, legs)
+        intent = SwapIntent(
+            order.id, order.attempt, order.market, order.amount, min_out, legs, order.last_seq
+        )
         built = await sender.build(intent)
         await self.heartbeat()
         receipt = await sender.submit(built)
@@ -224,13 +255,16 @@ class Run:
     def _below_bound(self, best: Route, bound: Decimal) -> str:
         order = self.order
         token = order.token_out.symbol
-        limit = order.terms.get("limitPrice")
-        source = (
-            f"its limit of {limit} {order.market.pair.quote} per {order.market.pair.base}"
-            if limit
-            else f"the first quote ({amount(order.quoted_out)} {token}, "
-            f"{order.slippage_bps} bps slippage)"
-        )
+        limit, ceiling = order.terms.get("limitPrice"), order.terms.get("maxPrice")
+        if limit:
+            source = f"its limit of {limit} {order.market.pair.quote} per {order.market.pair.base}"
+        elif ceiling:
+            source = f"its max price of {ceiling} {order.token_in.symbol} per {token}"
+        else:
+            source = (
+                f"the first quote ({amount(order.quoted_out or best.amount_out)} {token}, "
+                f"{order.slippage_bps} bps slippage)"
+            )
         return (
             f"slippage exceeded: the best offer is {amount(best.amount_out)} {token} on "
             f"{best.dex}, below the minimum {amount(bound)} {token} set by {source}"
@@ -312,6 +346,8 @@ class Run:
             return False
         if receipt.attempt != self.order.attempt or not receipt.live:
             return False
+        if receipt.nonce not in (0, self.order.last_seq):
+            return False  # an earlier send of this attempt, which landed and failed
         await self._submitted(venue, receipt)
         return True
 

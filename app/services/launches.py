@@ -67,10 +67,6 @@ class Launches:
             return found
         return next((launch for launch in launches.values() if launch.mint == name), None)
 
-    def open_launches(self) -> list[Launch]:
-        now = self._simulator.now()
-        return [launch for launch in self._simulator.launches.values() if launch.open(now)]
-
     def trading(self, name: str) -> bool:
         """Whether the token called `name` trades already (its pool is open)."""
         launch = self.find(name)
@@ -103,14 +99,14 @@ class Launches:
         await self._simulator.change_liquidity(launch, factor)
         return await self._tell("liquidity", launch)
 
-    async def pools(self) -> list[PoolView]:
-        """Every launched pool, newest first."""
+    async def pools(self, limit: int | None = None) -> list[PoolView]:
+        """The launched pools (the newest `limit` of them), newest first."""
         if time.monotonic() - self._learnt_at > LEARN_EVERY:
             await self.learn()
         launches = sorted(
             self._simulator.launches.values(), key=lambda launch: launch.created_at, reverse=True
         )
-        return [await self.view(launch) for launch in launches]
+        return [await self.view(launch) for launch in launches[:limit]]
 
     async def view(self, launch: Launch) -> PoolView:
         venue = self._venues[launch.venue]

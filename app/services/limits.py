@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from app.domain.kinds.limit import limit_price
 from app.domain.order import Order
-from app.domain.tokens import PAIRS_BY_SYMBOL, Market, Side
+from app.domain.tokens import Market, Side, pair_named
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class Waiting:
     @classmethod
     def decode(cls, order_id: str, raw: str) -> Waiting:
         fields = json.loads(raw)
-        market = Market(PAIRS_BY_SYMBOL[fields["pair"]], Side(fields["side"]))
+        market = Market(pair_named(fields["pair"]), Side(fields["side"]))
         return cls(
             order_id,
             market,
@@ -113,7 +113,7 @@ class LimitIndex:
         found: list[Market] = []
         for book in sorted(str(b) for b in await self._redis.smembers(self._books)):
             symbol, side = book.rsplit(":", 2)[-2:]
-            found.append(Market(PAIRS_BY_SYMBOL[symbol], Side(side)))
+            found.append(Market(pair_named(symbol), Side(side)))
         return found
 
     async def candidates(self, market: Market, best: Decimal, limit: int) -> list[Waiting]:

@@ -76,8 +76,11 @@ class Snipers:
         if not self._leading() or time.monotonic() - self._swept < SWEEP_EVERY:
             return
         self._swept = time.monotonic()
-        for launch in self._launches.open_launches():
-            await self.evaluate(launch)
+        named = [self._launches.find(name) for name in await self._store.sniper_targets()]
+        open_now = {launch.symbol: launch for launch in named if launch is not None}
+        for launch in open_now.values():
+            if self._launches.trading(launch.symbol):
+                await self.evaluate(launch)
 
     async def evaluate(self, launch: Launch) -> None:
         waiting = await self._store.snipers_for([launch.symbol, launch.mint])
@@ -101,7 +104,7 @@ class Snipers:
                 fire.append((order, verdict, quotes))
             elif verdict.call is Call.EXPIRE:
                 await self._expire(order, verdict)
-            elif self._said.get(order.id) != verdict.note:
+            elif self._said.get(order.id) != verdict.reason:
                 await self._note(order, verdict)
         if fire:
             await self._fire(fire)
@@ -139,7 +142,7 @@ class Snipers:
         )
         recorded = await self._store.transition(order.id, move)
         if recorded is not None:
-            self._said[order.id] = verdict.note
+            self._said[order.id] = verdict.reason
             await self._announce([recorded])
 
     async def _announce(self, recorded: Sequence[Recorded]) -> None:

@@ -38,6 +38,10 @@ class SwapIntent:
     """Of the whole route: a split route lands or fails as one transaction."""
     legs: tuple[Leg, ...] = ()
     """A split route's legs (sent to a `Router`); empty for one venue."""
+    nonce: int = 0
+    """Which send of the attempt this is (the seq of its `building` step): an order that
+    waited again after its transaction landed and failed sends a new one in the same
+    attempt, and only a failed transaction of another send is ever replaced."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,8 @@ class TxReceipt:
     reason: str | None = None
     legs_out: tuple[Decimal, ...] = ()
     """What each leg of a split route paid, in the route's order (once confirmed)."""
+    nonce: int = 0
+    """The send it belongs to (`SwapIntent.nonce`)."""
 
     @property
     def live(self) -> bool:

@@ -51,19 +51,23 @@ _RECORD = (
     _TAKE
     + """
 -- KEYS: ledger, tx index, faults
--- ARGV: submit fault fields (2), land fault fields (2), order id, then the entry's fields
+-- ARGV: submit fault fields (2), land fault fields (2), order id, the send's nonce, then
+--       the entry's fields
+-- A live or landed transaction is returned, never replaced; except that one which landed
+-- and failed is replaced by a later send (another nonce) of an order that waited again.
 local submit_fault = take(KEYS[3], ARGV[1], ARGV[2])
 if submit_fault == 'timeout' then
   return {'refused', submit_fault, {}}
 end
 local state = redis.call('HGET', KEYS[1], 'state')
-if state and state ~= 'dropped' then
+local resent = state == 'failed' and redis.call('HGET', KEYS[1], 'nonce') ~= ARGV[6]
+if state and state ~= 'dropped' and not resent then
   return {'existing', submit_fault or false, redis.call('HGETALL', KEYS[1])}
 end
 local land_fault = take(KEYS[3], ARGV[3], ARGV[4])
 -- A dropped transaction is being replaced: forget how it ended.
 redis.call('HDEL', KEYS[1], 'failure', 'reason', 'amount_out', 'price', 'legs_out')
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 redis.call('HSET', KEYS[1], 'state', 'pending',
@@ -232,14 +236,16 @@ class Book:
         land_faults: Sequence[str],
         entry: Mapping[str, str],
     ) -> tuple[str, str | None, dict[str, str]]:
-        """('refused' | 'existing' | 'recorded', the submit fault taken, the ledger entry)."""
+        """('refused' | 'existing' | 'recorded', the submit fault taken, the ledger entry).
+
+        `entry["nonce"]` says which send of the order this is (see `SwapIntent.nonce`)."""
         outcome, fault, fields = await self._record(
             keys=[
                 self.ledger_key(venue, order_id),
                 self.tx_key(venue, tx_hash),
                 self.faults_key(order_id),
             ],
-            args=[*submit_faults, *land_faults, order_id, *_flatten(entry)],
+            args=[*submit_faults, *land_faults, order_id, entry["nonce"], *_flatten(entry)],
         )
         return str(outcome), (str(fault) if fault else None), as_dict(fields)
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from app.domain.failures import ExecutionError, FailureKind
 from app.domain.pool import PoolState
 from app.domain.routing import QuoteFailure
-from app.domain.tokens import PAIRS_BY_SYMBOL, Market, Pair, Side, executed_price
+from app.domain.tokens import Market, Pair, Side, executed_price, pair_named
 from app.venues.base import SwapIntent, TxState
 from app.venues.sending import SimulatedSender, dropped
 from app.venues.simulated import SimulatedVenue, ahead, refused, short
@@ -44,7 +44,7 @@ class SimulatedRouter(SimulatedSender):
 
     async def _land(self, order_id: str, tx_hash: str, entry: dict[str, str]) -> dict[str, str]:
         book = self.simulator.book
-        pair = PAIRS_BY_SYMBOL[entry["pair"]]
+        pair = pair_named(entry["pair"])
         ledger_key = book.ledger_key(self.name, order_id)
         legs = [(dex, Decimal(amount_in)) for dex, amount_in in json.loads(entry["legs"])]
         pool_keys = [self.simulator.pool_key(dex, pair) for dex, _ in legs]

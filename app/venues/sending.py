@@ -109,7 +109,7 @@ class SimulatedSender:
         """Put the transaction in the ledger, unless one for this order is live or landed."""
         intent = tx.intent
         chaos = self.simulator.chaos
-        tx_hash = base58(self._digest("tx", intent.order_id, intent.attempt, 64))
+        tx_hash = base58(self._digest("tx", intent.order_id, intent.attempt, 64, intent.nonce))
         land = chaos.latency(Step.LAND, intent.order_id, intent.attempt, self.name)
         dropped = chaos.fails(intent.order_id, intent.attempt, Step.LAND, self.name)
         return await self.simulator.book.record(
@@ -121,6 +121,7 @@ class SimulatedSender:
             {
                 "tx": tx_hash,
                 "attempt": str(intent.attempt),
+                "nonce": str(intent.nonce),
                 "land_at": repr(self.simulator.clock.now() + land),
                 "drop": str(int(dropped)),
                 "pair": intent.market.pair.symbol,
@@ -131,8 +132,9 @@ class SimulatedSender:
             },
         )
 
-    def _digest(self, kind: str, order_id: str, attempt: int, size: int) -> bytes:
-        material = f"{kind}|{self.name}|{order_id}|{attempt}|{self.simulator.seed}".encode()
+    def _digest(self, kind: str, order_id: str, attempt: int, size: int, nonce: int = 0) -> bytes:
+        send = f"{attempt}.{nonce}" if nonce else str(attempt)
+        material = f"{kind}|{self.name}|{order_id}|{send}|{self.simulator.seed}".encode()
         return blake2b(material, digest_size=size).digest()
 
 
@@ -156,6 +158,7 @@ def receipt(entry: dict[str, str]) -> TxReceipt:
         failure=FailureKind(entry["failure"]) if entry.get("failure") else None,
         reason=entry.get("reason"),
         legs_out=tuple(Decimal(part) for part in legs_out.split(",")) if legs_out else (),
+        nonce=int(entry.get("nonce") or 0),
     )
 
 

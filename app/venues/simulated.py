@@ -15,7 +15,7 @@ from app.domain.amm import BPS
 from app.domain.failures import FailureKind
 from app.domain.pool import MAX_IMPACT_BPS, PoolState
 from app.domain.routing import Quote, QuoteFailure, QuoteResult
-from app.domain.tokens import PAIRS_BY_SYMBOL, Market, Pair, Side, executed_price
+from app.domain.tokens import Market, Pair, Side, executed_price, pair_named
 from app.venues.base import Pricing, SwapIntent, TxState
 from app.venues.catalog import LAUNCH_DRIFT, PAIR_DRIFT, VENUES, VenueSpec
 from app.venues.chaos import ADVERSE_MOVE_BPS, Fault, Step
@@ -120,7 +120,7 @@ class SimulatedVenue(SimulatedSender):
         return {"pool": self.simulator.pool_key(self.name, intent.market.pair)}
 
     async def _land(self, order_id: str, tx_hash: str, entry: dict[str, str]) -> dict[str, str]:
-        pair = PAIRS_BY_SYMBOL[entry["pair"]]
+        pair = pair_named(entry["pair"])
         pool_key = self.simulator.pool_key(self.name, pair)
         landing = self._landings.get(pool_key)
         if landing is None:

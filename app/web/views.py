@@ -17,7 +17,7 @@ from app.domain.kinds import KINDS
 from app.domain.kinds.limit import Gap
 from app.domain.order import Order
 from app.domain.status import OrderStatus
-from app.domain.tokens import PAIRS, TOKENS
+from app.domain.tokens import PAIRS, SEEDED, TOKENS, Token
 from app.events.schema import OrderView
 from app.web.context import WebContext
 from app.web.intake import form_fields
@@ -38,8 +38,12 @@ FORM_DEFAULTS = {"type": "market", "tokenIn": "SOL", "tokenOut": "USDC", "amount
                  "slippageBps": "50", "expiresIn": "86400", "routing": "auto"}  # fmt: skip
 
 
-@functools.cache
 def counterparts_json() -> str:
+    return _counterparts(len(PAIRS))
+
+
+@functools.cache
+def _counterparts(pairs: int) -> str:
     """For the form: which tokens each token trades against."""
     counterparts: dict[str, list[str]] = {symbol: [] for symbol in TOKENS}
     for pair in PAIRS:
@@ -65,9 +69,19 @@ def form_context(
         "form": form_values(raw),
         "kinds": list(KINDS.kinds.values()),
         "errors": dict(errors or {}),
-        "tokens": list(TOKENS.values()),
+        "tokens": form_tokens(),
         "counterparts_json": counterparts_json(),
     }
+
+
+FORM_LAUNCHED = 12
+"""The newest launched tokens the form offers (the API takes any)."""
+
+
+def form_tokens() -> list[Token]:
+    seeded = [t for t in TOKENS.values() if t.symbol in SEEDED]
+    launched = [t for t in TOKENS.values() if t.symbol not in SEEDED]
+    return seeded + launched[-FORM_LAUNCHED:]
 
 
 async def recent_orders(web: WebContext, viewer: Principal) -> dict[str, Any]:
@@ -114,7 +128,11 @@ async def dashboard_context(web: WebContext, viewer: Principal) -> dict[str, Any
 
 
 async def launches_context(web: WebContext) -> dict[str, Any]:
-    return {"pools": await web.launches.pools(), "launch_every": web.settings.mock_launch_every}
+    pools = await web.launches.pools(limit=LAUNCHES_SHOWN)
+    return {"pools": pools, "launch_every": web.settings.mock_launch_every}
+
+
+LAUNCHES_SHOWN = 8
 
 
 async def order_context(web: WebContext, order: Order) -> dict[str, Any]:

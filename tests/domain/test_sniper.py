@@ -15,7 +15,7 @@ from app.domain.order import Order
 from app.domain.problems import InvalidOrder
 from app.domain.requests import validate_order
 from app.domain.status import OrderStatus
-from app.domain.tokens import awaited_market
+from app.domain.tokens import Side, awaited_market, unknown_market
 
 VENUES = frozenset({"raydium", "meteora"})
 NOW = datetime(2026, 12, 3, tzinfo=UTC)
@@ -196,3 +196,20 @@ def test_its_bound_is_the_max_price_else_the_first_quote_less_slippage() -> None
     capped = sniper(maxPrice="0.0002")
     assert KIND.first_bound(capped, Decimal(9000)) == Decimal(5000)
     assert KIND.placed_bound(capped.market, capped.amount, capped.terms) is None
+
+
+def test_a_reason_to_wait_is_the_same_whatever_its_numbers() -> None:
+    shallow = [judge(sniper(minLiquidity="50"), sight(liquidity=Decimal(n))) for n in (3, 4)]
+    assert shallow[0].note != shallow[1].note
+    assert shallow[0].reason == shallow[1].reason == "liquidity"
+    dear = [judge(sniper(maxPrice="0.0001"), sight(best_out=Decimal(n))) for n in (100, 200)]
+    assert dear[0].reason == dear[1].reason == "price"
+
+
+def test_an_order_on_a_pair_not_known_here_keeps_its_sides() -> None:
+    buy = unknown_market("SOL", "NEWTOKEN")
+    assert (buy.pair.symbol, buy.side) == ("NEWTOKEN/SOL", Side.BUY_BASE)
+    sell = unknown_market("NEWTOKEN", "USDC")
+    assert (sell.pair.symbol, sell.side) == ("NEWTOKEN/USDC", Side.SELL_BASE)
+    assert sell.token_in.symbol == "NEWTOKEN"
+    assert sell.token_out.symbol == "USDC"

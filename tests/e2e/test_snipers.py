@@ -4,12 +4,14 @@ expire on a failed safety check, or cancel."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
+from websockets.sync.client import connect
 
 from tests.e2e.conftest import Live
 from tests.e2e.test_limit_orders import at, events_of, status, wait_status
@@ -156,3 +158,33 @@ def test_a_token_that_trades_already_cannot_be_sniped(live: Live, api: httpx.Cli
         assert "already launched and trading" in problem["message"]
     listed = {p["symbol"]: p for p in api.get("/api/pools").json()}
     assert listed[symbol]["status"] == "open"
+
+
+def test_the_pools_socket_tells_of_a_launch_and_its_opening(live: Live, api: httpx.Client) -> None:
+    symbol = fresh_symbol()
+    seen: list[dict[str, Any]] = []
+    headers = {"Authorization": api.headers["Authorization"]}
+    with connect(f"{live.ws}/api/pools/ws", additional_headers=headers, open_timeout=10) as ws:
+        launch(api, symbol, openIn=1)
+        while len([e for e in seen if e["pool"]["symbol"] == symbol]) < 2:
+            seen.append(json.loads(ws.recv(timeout=15)))
+    mine = [e for e in seen if e["pool"]["symbol"] == symbol]
+    assert [e["event"] for e in mine] == ["created", "open"]
+    assert [e["pool"]["status"] for e in mine] == ["created", "open"]
+    assert mine[0]["pool"]["mint"] == mine[1]["pool"]["mint"]
+
+
+def test_a_market_order_before_the_pool_opens_fails_as_not_open(
+    live: Live, api: httpx.Client
+) -> None:
+    symbol = fresh_symbol()
+    launch(api, symbol, openIn=600)
+    placed = api.post(
+        "/api/orders/execute",
+        json={"type": "market", "tokenIn": "SOL", "tokenOut": symbol, "amount": "1"},
+    )
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["orderId"]
+
+    assert wait_status(api, order_id, {"failed", "confirmed"}) == "failed"
+    assert "not open yet" in (events_of(api, order_id)[-1]["error"] or "")

@@ -221,3 +221,40 @@ async def test_status_waits_as_long_as_allowed_before_answering_pending(redis: R
     assert early is not None
     assert early.state is TxState.PENDING
     assert clock.now() - started == pytest.approx(0.1)
+
+
+async def test_a_send_that_landed_and_failed_is_replaced_only_by_a_later_send(
+    redis: Redis,
+) -> None:
+    """An order that waited again after its fill failed sends anew (another nonce: the seq
+    of its new `building` step) in the same attempt; the same send again gets its landed
+    transaction back, and a confirmed one is never replaced."""
+    clock = FakeClock()
+    venue = build_venues(await open_market(redis, clock=clock))["raydium"]
+    quote = await venue.quote(SOL_USDC, Decimal(10))
+    assert isinstance(quote, Quote)
+    greedy = SwapIntent("again-1", 1, SOL_USDC, Decimal(10), quote.amount_out * 2, nonce=3)
+    first = await venue.submit(await venue.build(greedy))
+    clock.advance(10)
+    failed = await venue.status(first.tx_hash)
+    assert failed is not None
+    assert failed.state is TxState.FAILED
+
+    repeat = await venue.submit(await venue.build(greedy))
+    assert (repeat.tx_hash, repeat.state) == (first.tx_hash, TxState.FAILED)
+
+    fair = SwapIntent(
+        "again-1", 1, SOL_USDC, Decimal(10), quote.amount_out * Decimal("0.9"), nonce=7
+    )
+    second = await venue.submit(await venue.build(fair))
+    assert second.tx_hash != first.tx_hash
+    clock.advance(10)
+    landed = await venue.status(second.tx_hash)
+    assert landed is not None
+    assert landed.state is TxState.CONFIRMED
+    assert landed.nonce == 7
+    assert (await venue.status(first.tx_hash)).state is TxState.DROPPED  # type: ignore[union-attr]
+
+    later = SwapIntent("again-1", 1, SOL_USDC, Decimal(10), Decimal(1), nonce=9)
+    assert (await venue.submit(await venue.build(later))).tx_hash == second.tx_hash
+    assert await venue.fills("again-1") == 1

@@ -152,6 +152,8 @@ class Verdict:
     call: Call
     note: str
     details: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+    """Why it waits, as a word (the note has live numbers): a reason is noted once."""
 
 
 def judge(order: Order, sight: Sight) -> Verdict:
@@ -167,19 +169,24 @@ def judge(order: Order, sight: Sight) -> Verdict:
             f"expired: {launch.symbol}'s pool trades it for {launch.quote}, not {pay}",
         )
     if not sight.is_open:
-        return Verdict(Call.WAIT, f"pool created on {launch.venue}, opens at {sight.opens_at}")
+        opens = f"pool created on {launch.venue}, opens at {sight.opens_at}"
+        return Verdict(Call.WAIT, opens, {}, "created")
     least = terms.get("minLiquidity")
     if least is not None and sight.liquidity < Decimal(least):
         shown_liquidity = sight.liquidity.quantize(Decimal("0.01"))
-        return Verdict(Call.WAIT, f"skipped: liquidity {shown_liquidity} {pay} < {least}")
+        shallow = f"skipped: liquidity {shown_liquidity} {pay} < {least}"
+        return Verdict(Call.WAIT, shallow, {}, "liquidity")
     if sight.best_out is None or sight.best_out <= 0:
-        return Verdict(Call.WAIT, f"skipped: {sight.refusal or 'no venue quotes it'}")
+        refused = f"skipped: {sight.refusal or 'no venue quotes it'}"
+        return Verdict(Call.WAIT, refused, {}, "no quote")
     if order.min_out is not None and sight.best_out < order.min_out:
         # Started once already (its bound is fixed): only a price that meets it again.
         return Verdict(
             Call.WAIT,
             f"skipped: the best offer, {sight.best_out} {launch.symbol}, is below the"
             f" {order.min_out} it accepts",
+            {},
+            "bound",
         )
     price = order.amount / sight.best_out
     shown_price = f"{price:.6g}"
@@ -189,6 +196,8 @@ def judge(order: Order, sight: Sight) -> Verdict:
             Call.WAIT,
             f"skipped: the price, {shown_price} {pay} per {launch.symbol}, is above the max"
             f" {ceiling}",
+            {},
+            "price",
         )
     return Verdict(
         Call.FIRE,

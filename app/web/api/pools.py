@@ -117,6 +117,9 @@ class PoolsController(Controller):
         """Add liquidity to a launched token's pool (`factor` > 1) or take some out (admin)."""
         launch = web.launches.find(symbol)
         if launch is None:
+            await web.launches.learn()
+            launch = web.launches.find(symbol)
+        if launch is None:
             raise NotFoundException(f"no launched token {shown(symbol)}")
         factor = Decimal(data.factor)
         if not Decimal("0.01") <= factor <= 100:
