@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 Heartbeat = Callable[[], Awaitable[None]]
 
 RESUMED_ROUTING = "resumed: the previous run stopped before it chose a venue"
+POOL_FAILURES = frozenset(
+    {FailureKind.INSUFFICIENT_LIQUIDITY, FailureKind.NOT_OPEN, FailureKind.NO_ROUTE}
+)
+"""What a young pool may answer for a while (drained, not open by another clock): a sniper
+waits again on these, at routing or at the fill, rather than fail."""
 
 
 class _LostRace(Exception):
@@ -195,7 +200,7 @@ class Run:
         try:
             route = await self._route(results)
         except ExecutionError as error:
-            if awaits_launch and not RETRY.is_retryable(error.kind):
+            if awaits_launch and error.kind in POOL_FAILURES:
                 await POLICIES[order.type].price_gone(self, error.message)
                 return
             raise
@@ -314,7 +319,9 @@ class Run:
         elif receipt.state is TxState.FAILED:
             failure = receipt.failure or FailureKind.SLIPPAGE_EXCEEDED
             reason = receipt.reason or "the venue rejected the transaction"
-            if failure is FailureKind.SLIPPAGE_EXCEEDED:
+            if failure is FailureKind.SLIPPAGE_EXCEEDED or (
+                KINDS[self.order.type].awaits_launch and failure in POOL_FAILURES
+            ):
                 await POLICIES[self.order.type].price_gone(self, reason)
                 return
             raise ExecutionError(failure, reason)
