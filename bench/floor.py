@@ -200,9 +200,10 @@ class Keys:
 class Arguments:
     """Positional arguments for the engine's statements, as their parameters stand today.
 
-    The floor fills the parameters it knows by position; a parameter added since (say a
-    `jsonb` column with a default) gets a neutral value of its type, so the floor keeps
-    running the engine's current text. Fewer parameters than known is an error.
+    The floor fills the parameters it knows by position; a parameter added since (say the
+    route of a split order) gets NULL, what the engine sends when it has nothing to say,
+    so the floor keeps running the engine's current text. Fewer parameters than known is
+    an error.
     """
 
     KNOWN = {"_CREATE": 9, "_TRANSITION": 16}
@@ -213,7 +214,7 @@ class Arguments:
                 f"app/db/orders.py {name} now takes {len(types)} parameters, fewer than the "
                 f"{self.KNOWN[name]} bench/floor.py fills: update the floor"
             )
-        self.extra = [("{}" if t in ("jsonb", "json") else None) for t in types[self.KNOWN[name] :]]
+        self.extra = [None for _ in types[self.KNOWN[name] :]]
 
     def __call__(self, *known: Any) -> list[Any]:
         return [*known, *self.extra]
@@ -370,8 +371,8 @@ class Floor:
         ledger = self.keys.ledger_prefix(dex) + order_id
         pool = self.keys.pool(dex, token_in, token_out)
         entry = {
-            "tx": tx_hash, "attempt": "1", "land_at": repr(time.time()), "drop": "0",
-            "pair": f"{token_in}/{token_out}", "pool": pool, "side": "sell",
+            "tx": tx_hash, "attempt": "1", "nonce": "0", "land_at": repr(time.time()),
+            "drop": "0", "pair": f"{token_in}/{token_out}", "pool": pool, "side": "sell",
             "amount_in": str(amount), "min_out": str(bound),
         }  # fmt: skip
         await redis.evalsha(
@@ -385,6 +386,7 @@ class Floor:
             f"{dex}:land:1",
             "*:land:1",
             order_id,
+            entry["nonce"],
             *(item for pair in entry.items() for item in pair),
         )
         await self.move(order_id, "building", "submitted", dex=dex, tx_hash=tx_hash)

@@ -61,7 +61,7 @@ WITH created AS (
                         limit_price, min_out, expires_at, routing, created_at, updated_at)
     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, 1, $7, $8::jsonb, $9, $10, $11, $12,
             COALESCE($13::timestamptz, now() + make_interval(secs => $14::float8)),
-            $15, now(), now())
+            COALESCE($15, 'auto'), now(), now())
     RETURNING *
 ), event AS (
     INSERT INTO order_events (order_id, seq, status, at, attempt)

@@ -53,6 +53,8 @@ class Launches:
         self._every = every
         self._announced: set[str] = set()
         self._timers: dict[str, asyncio.Task[None]] = {}
+        self._slot = -1
+        """The schedule's slot this process last tried to claim."""
         self._learnt_at = 0.0
 
     @property
@@ -176,6 +178,9 @@ class Launches:
 
     async def _scheduled(self) -> None:
         slot = int(self._simulator.clock.now() // self._every)
+        if slot == self._slot:
+            return  # this slot was claimed (by us or another worker) already
+        self._slot = slot
         claim = f"{self._simulator.prefix}:launch-slot:{slot}"
         if not await self._redis.set(claim, "1", nx=True, ex=max(int(self._every * 4), 10)):
             return
