@@ -188,7 +188,13 @@ class EmbeddedRedis:
             umask=0o077,  # the append-only file holds the app's secret
         )  # fmt: skip
         self.pidfile.write_text(str(self._process.pid))
-        wait_for_port(self.port, process=self._process, what="redis-server")
+        try:
+            wait_for_port(self.port, process=self._process, what="redis-server")
+        except RuntimeError:
+            # It may have died of the very thing we check for below, before we looked.
+            if port_in_use(self.port):
+                raise RuntimeError(f"port {self.port} is taken by another program") from None
+            raise
         self._check_port_is_ours(self._process.pid)
 
     def _check_port_is_ours(self, pid: int) -> None:
@@ -273,6 +279,17 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something listens on (or holds) 127.0.0.1:`port`."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def wait_for_port(
