@@ -74,7 +74,8 @@ def row_ids(tab: Any) -> list[str]:
 
 def watch_under_pointer(tab: Any, row: Any) -> None:
     """Record which row is under the middle of `row` after every change to the page."""
-    box = row.bounding_box()
+    # The socket's first message re-renders every row: `row` may be between two renders.
+    box = wait_until(row.bounding_box, what="the row on the page")
     tab.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     tab.evaluate(
         """(point) => {
