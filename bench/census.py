@@ -34,10 +34,10 @@ def _script_names() -> dict[bytes, str]:
         "_TAKE_FAULT": "venue take_fault (build)",
         "_RECORD": "venue record (submit)",
         "_READ_TX": "venue read_tx (status)",
-        "_READ_BATCH": "venue read_batch (land)",
+        "_READ_KEYS": "venue read_keys (land)",
         "_SETTLE_BATCH": "venue settle_batch (land)",
     }
-    texts = {**LUA, **constants(ROOT / "app/venues/book.py", "_READ_BATCH", "_SETTLE_BATCH")}
+    texts = {**LUA, **constants(ROOT / "app/venues/book.py", "_READ_KEYS", "_SETTLE_BATCH")}
     found = {
         hashlib.sha1(texts[k].encode()).hexdigest().encode(): v
         for k, v in names.items()

@@ -85,10 +85,6 @@ class Launch:
         done = min((t - self.opens_at) / RUSH_SECONDS, Decimal(1))
         return Decimal(self.rush_bps) / BPS * done
 
-    def named(self, name: str) -> bool:
-        """Whether `name` (a symbol or a mint) means this launch's token."""
-        return name in (self.symbol, self.mint)
-
 
 @dataclass(frozen=True, slots=True)
 class LaunchSpec:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from redis.asyncio import Redis
 
 from app.domain.launches import Launch, LaunchSpec, scheduled
+from app.domain.tokens import MINTS
 from app.events.pools import PoolChange, PoolEvent, PoolView, encode_pool_event
 from app.events.schema import amount
 from app.metrics import METRICS
@@ -63,11 +64,7 @@ class Launches:
 
     def find(self, name: str) -> Launch | None:
         """The launch of the token called `name` (its symbol or its mint), if known here."""
-        launches = self._simulator.launches
-        found = launches.get(name)
-        if found is not None:
-            return found
-        return next((launch for launch in launches.values() if launch.mint == name), None)
+        return self._simulator.launches.get(MINTS.get(name, name))
 
     def trading(self, name: str) -> bool:
         """Whether the token called `name` trades already (its pool is open)."""

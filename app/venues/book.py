@@ -85,15 +85,6 @@ if not order_id then return false end
 return {order_id, redis.call('HGETALL', ARGV[1] .. order_id)}
 """
 
-_READ_BATCH = """
--- KEYS: pool, then ledger entries
-local out = {redis.call('HGETALL', KEYS[1])}
-for i = 2, #KEYS do
-  out[i] = redis.call('HGETALL', KEYS[i])
-end
-return out
-"""
-
 _SETTLE_BATCH = """
 -- KEYS: pool, then ledger entries
 -- ARGV: pool version seen, n pool field/value pairs, those pairs, then per ledger entry:
@@ -186,7 +177,6 @@ class Book:
         self._read_pool = redis.register_script(_READ_POOL)
         self._record = redis.register_script(_RECORD)
         self._read_tx = redis.register_script(_READ_TX)
-        self._read_batch = redis.register_script(_READ_BATCH)
         self._settle_batch = redis.register_script(_SETTLE_BATCH)
         self._read_keys = redis.register_script(_READ_KEYS)
         self._settle_route = redis.register_script(_SETTLE_ROUTE)
@@ -263,8 +253,8 @@ class Book:
         self, pool_key: str, ledger_keys: Sequence[str]
     ) -> tuple[dict[str, str], list[dict[str, str]]]:
         """A pool and ledger entries, read at one moment."""
-        pool, *entries = await self._read_batch(keys=[pool_key, *ledger_keys])
-        return as_dict(pool), [as_dict(entry) for entry in entries]
+        pool, *entries = await self.read_all([pool_key, *ledger_keys])
+        return pool, entries
 
     async def settle_batch(
         self,

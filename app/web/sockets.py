@@ -24,7 +24,7 @@ from litestar.status_codes import (
 )
 from uvicorn.protocols.utils import ClientDisconnected
 
-from app.domain.access import Scope
+from app.domain.access import Principal, Scope
 from app.domain.order import Order
 from app.domain.problems import shown
 from app.events.bus import Subscription
@@ -34,7 +34,7 @@ from app.services.feed import FeedPump, FeedSubscription
 from app.services.reads import OrderReads
 from app.settings import Settings
 from app.web.auth import refuse, socket_principal
-from app.web.context import Web
+from app.web.context import Web, WebContext
 from app.web.errors import OUTAGES
 
 log = logging.getLogger(__name__)
@@ -156,17 +156,27 @@ async def _close_quickly(socket: WebSocket[Any, Any, Any], code: int, reason: st
             await close(socket, code, reason)
 
 
+async def reader(socket: WebSocket[Any, Any, Any], web: WebContext) -> Principal | None:
+    """Who reads on this socket: a caller with the `read` scope, from an allowed origin.
+
+    None once the handshake has been refused (and said why)."""
+    if not origin_allowed(socket, web.settings):
+        await reject(socket, "origin not allowed")
+        return None
+    principal = await socket_principal(socket, web)
+    if principal is None:
+        return None
+    if not principal.may(Scope.READ):
+        await refuse(socket, HTTP_403_FORBIDDEN, "this key lacks the 'read' scope")
+        return None
+    return principal
+
+
 @websocket("/api/orders/{order_id:str}/ws")
 async def order_events(socket: WebSocket[Any, Any, Any], order_id: FromPath[str], web: Web) -> None:
     """One order's events from seq 1 (or after `?since=N`), then live; closed after the last."""
-    if not origin_allowed(socket, web.settings):
-        await reject(socket, "origin not allowed")
-        return
-    principal = await socket_principal(socket, web)
+    principal = await reader(socket, web)
     if principal is None:
-        return
-    if not principal.may(Scope.READ):
-        await refuse(socket, HTTP_403_FORBIDDEN, "this key lacks the 'read' scope")
         return
     since_raw = socket.query_params.get("since", "0")
     await socket.accept()
@@ -234,14 +244,8 @@ async def all_events(socket: WebSocket[Any, Any, Any], web: Web) -> None:
     A client that falls behind is closed with 1013 and a reason naming the last eventId
     it was sent: reconnecting with `since` set to it loses nothing.
     """
-    if not origin_allowed(socket, web.settings):
-        await reject(socket, "origin not allowed")
-        return
-    principal = await socket_principal(socket, web)
+    principal = await reader(socket, web)
     if principal is None:
-        return
-    if not principal.may(Scope.READ):
-        await refuse(socket, HTTP_403_FORBIDDEN, "this key lacks the 'read' scope")
         return
     since_raw = socket.query_params.get("since")
     await socket.accept()

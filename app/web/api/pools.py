@@ -9,14 +9,14 @@ import msgspec
 from litestar import Controller, WebSocket, get, post, websocket
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from app.domain.access import Scope
 from app.domain.launches import MAX_OPEN_IN, QUOTE_TOKENS, parse_launch
 from app.domain.problems import Problem, shown
 from app.events.pools import PoolView, encode_pool_event
 from app.services.launches import LaunchTaken
-from app.web.auth import refuse, requires, socket_principal
+from app.web.auth import requires
 from app.web.context import Web
 from app.web.errors import ERRORS_FOR_READS, ERRORS_FOR_WRITES, NOT_FOUND
 from app.web.sockets import (
@@ -24,8 +24,7 @@ from app.web.sockets import (
     close,
     closes,
     guarded,
-    origin_allowed,
-    reject,
+    reader,
     send_text,
 )
 from app.web.strict import StrictRequest
@@ -137,14 +136,7 @@ def _invalid(problems: list[Problem]) -> ValidationException:
 @websocket("/api/pools/ws")
 async def pool_events(socket: WebSocket[Any, Any, Any], web: Web) -> None:
     """Launches as they happen: `{event: created | open | liquidity, at, pool}`."""
-    if not origin_allowed(socket, web.settings):
-        await reject(socket, "origin not allowed")
-        return
-    principal = await socket_principal(socket, web)
-    if principal is None:
-        return
-    if not principal.may(Scope.READ):
-        await refuse(socket, HTTP_403_FORBIDDEN, "this key lacks the 'read' scope")
+    if await reader(socket, web) is None:
         return
     await socket.accept()
     async with guarded(socket):
