@@ -105,15 +105,17 @@ class Database:
                 await tx.start()
                 yield Connection(conn)
             except _LOST:
-                conn.terminate()
+                _drop(conn)
                 raise
             except BaseException:
                 await tx.rollback()
                 raise
             try:
                 await tx.commit()
-            except _LOST as error:
-                conn.terminate()
+            except (Exception, asyncio.CancelledError) as error:
+                if _refused(error):
+                    raise
+                _drop(conn)
                 raise CommitUnanswered("the commit got no answer") from error
 
     async def select(self, query: Any) -> list[dict[str, Any]]:
@@ -127,8 +129,28 @@ _LOST = (
     asyncio.CancelledError,
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,  # shutting down, crashed, cancelled
 )
 """The server did not answer (or we stopped waiting): its state is unknown to us."""
+
+
+def _refused(error: BaseException) -> bool:
+    """Whether the server answered COMMIT with an error of the transaction's own (a
+    deferred constraint, a serialization failure): it rolled back. The server going away
+    (a closed connection, a shutdown or crash notice) says nothing of what became of it."""
+    return isinstance(error, asyncpg.PostgresError) and not isinstance(
+        error, asyncpg.PostgresConnectionError | asyncpg.OperatorInterventionError
+    )
+
+
+def _drop(conn: Any) -> None:
+    """Close the connection at once, so the server rolls back what it has yet to commit.
+
+    A connection the server closed is one asyncpg may already have taken back into its
+    pool; terminating it then raises, and must not hide what happened to the transaction.
+    """
+    with contextlib.suppress(asyncpg.InterfaceError):
+        conn.terminate()
 
 
 class CommitUnanswered(Exception):

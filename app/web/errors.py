@@ -99,12 +99,12 @@ OUTAGES: tuple[type[Exception], ...] = (
     RedisError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.QueryCanceledError,
+    asyncpg.OperatorInterventionError,
     OSError,
 )
-"""Failures of the servers behind the engine, not of the request. `OSError` covers a
-server that is not there at all: a refused connection, a missing Unix socket (asyncpg
+"""Failures of the servers behind the engine, not of the request: PostgreSQL starting,
+shutting down, crashed or cancelling a statement past its timeout (class 57 errors), a
+lost connection. `OSError` covers a server that is not there at all: a refused connection, a missing Unix socket (asyncpg
 raises `FileNotFoundError`), a timeout."""
 
 

@@ -57,3 +57,18 @@ async def test_a_commit_that_got_no_answer_is_said_to_be_in_doubt(
     await proxy.release()
     await proxy.settled()
     assert await runtime.store.get(str(order_id)) is not None, "here it was placed after all"
+
+
+async def test_a_commit_whose_connection_died_unanswered_is_said_to_be_in_doubt(
+    runtime: Runtime, behind_proxy: Runtime, proxy: SilentProxy
+) -> None:
+    # The server commits and dies before answering (an immediate shutdown): the client
+    # sees its connection close, and asyncpg's pool takes the dead connection back at once.
+    order_id = uuid7()
+    proxy.arm(after_commit=True, hang_up=True)
+    with pytest.raises(OutcomeUnknown) as unknown:  # 504, never 503 ("nothing was done")
+        await behind_proxy.store.create(order_id, order_request(), "test")
+    assert unknown.value.order_id == str(order_id)
+    await proxy.release()
+    await proxy.settled()
+    assert await runtime.store.get(str(order_id)) is not None, "it was placed"

@@ -2,7 +2,8 @@
 
 Armed, it holds back the client's next statement execution (the protocol's Execute
 message) — or, with `after_commit`, lets a COMMIT through and holds back the server's
-answer — until `release()`. A client that gives up and closes meanwhile is closed on the
+answer — until `release()`; with `hang_up` as well, it then closes the client's
+connection at once, as a server that crashed after committing does. A client that gives up and closes meanwhile is closed on the
 server side only after the held bytes are delivered, as a stopped server would read its
 socket buffer once it runs again.
 
@@ -88,9 +89,10 @@ class SilentProxy:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def arm(self, *, after_commit: bool = False) -> None:
-        """Go silent at the next statement execution (or after the next COMMIT)."""
-        self._armed = "commit" if after_commit else "execute"
+    def arm(self, *, after_commit: bool = False, hang_up: bool = False) -> None:
+        """Go silent at the next statement execution (or after the next COMMIT, hanging
+        up on the client with `hang_up`)."""
+        self._armed = "execute" if not after_commit else "hang up" if hang_up else "commit"
 
     async def release(self) -> None:
         """Deliver everything held back, in order; then close what the client closed."""
@@ -158,8 +160,12 @@ class SilentProxy:
                 continue
             link.server.write(message)
             await link.server.drain()
-            if self._armed == "commit" and kind == b"Q" and b"COMMIT" in message.upper():
+            if self._armed in ("commit", "hang up") and kind == b"Q" and b"COMMIT" in message.upper():
+                hang_up = self._armed == "hang up"
                 self._go_silent(up=True, down=True)
+                if hang_up:
+                    link.client_gone = True
+                    link.client.close()
 
     async def _down(self, reader: asyncio.StreamReader, link: _Link) -> None:
         with contextlib.suppress(ConnectionError):
