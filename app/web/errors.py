@@ -104,8 +104,8 @@ OUTAGES: tuple[type[Exception], ...] = (
 )
 """Failures of the servers behind the engine, not of the request: PostgreSQL starting,
 shutting down, crashed or cancelling a statement past its timeout (class 57 errors), a
-lost connection. `OSError` covers a server that is not there at all: a refused connection, a missing Unix socket (asyncpg
-raises `FileNotFoundError`), a timeout."""
+lost connection. `OSError` covers a server that is not there at all: a refused
+connection, a missing Unix socket (asyncpg raises `FileNotFoundError`), a timeout."""
 
 
 def client_error(

@@ -3,9 +3,9 @@
 Armed, it holds back the client's next statement execution (the protocol's Execute
 message) — or, with `after_commit`, lets a COMMIT through and holds back the server's
 answer — until `release()`; with `hang_up` as well, it then closes the client's
-connection at once, as a server that crashed after committing does. A client that gives up and closes meanwhile is closed on the
-server side only after the held bytes are delivered, as a stopped server would read its
-socket buffer once it runs again.
+connection at once, as a server that crashed after committing does. A client that gives
+up and closes meanwhile is closed on the server side only after the held bytes are
+delivered, as a stopped server would read its socket buffer once it runs again.
 
 It runs on a thread of its own: Piccolo connects synchronously (from another event loop)
 while the engine starts, and the proxy must answer meanwhile.
@@ -160,7 +160,8 @@ class SilentProxy:
                 continue
             link.server.write(message)
             await link.server.drain()
-            if self._armed in ("commit", "hang up") and kind == b"Q" and b"COMMIT" in message.upper():
+            committing = kind == b"Q" and b"COMMIT" in message.upper()
+            if committing and self._armed in ("commit", "hang up"):
                 hang_up = self._armed == "hang up"
                 self._go_silent(up=True, down=True)
                 if hang_up:
