@@ -140,7 +140,9 @@ def make_queue(redis_url: str, name: str, concurrency: int) -> RedisQueue:
     Its commands block on purpose, so they get no command timeout.
     """
     client = redis_client(redis_url, connections=connections_for(concurrency), command_timeout=None)
-    return OrderQueue(client, name=name)
+    # msgspec writes the same JSON as SAQ's default `json.dumps`, several times faster: a
+    # job (the placed order in it) is written at enqueue, start, heartbeat and finish.
+    return OrderQueue(client, name=name, dump=msgspec.json.encode, load=msgspec.json.decode)
 
 
 class ExecutionQueue:
