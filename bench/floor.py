@@ -231,6 +231,9 @@ class Floor:
         self.create_args: Arguments | None = None
         self.transition_args: Arguments | None = None
         self.stopping = asyncio.Event()
+        self.broken = asyncio.Event()
+        """Set when an order failed to execute (the floor's statements drifted from the
+        engine's, say): the process exits at once rather than leave its orders unended."""
         self.executed = 0
         self.errors: list[str] = []
         self.statements = 0
@@ -321,8 +324,10 @@ class Floor:
                 await self.execute(json.loads(job))
                 self.executed += 1
             except Exception as error:
-                if len(self.errors) < 20:
-                    self.errors.append(f"{type(error).__name__}: {error}")
+                # An order the floor cannot execute never ends: the run is void, say so.
+                self.errors.append(f"{type(error).__name__}: {error}")
+                self.broken.set()
+                return
             await self.queue.lrem(self.keys.active, 1, job)
 
     async def execute(self, job: dict[str, Any]) -> None:
@@ -469,6 +474,27 @@ async def serve(args: argparse.Namespace) -> None:
     if args.role in ("execute", "both"):
         consumers = [asyncio.create_task(floor.consume()) for _ in range(args.concurrency)]
     print(json.dumps({"ready": True}), flush=True)
+    commands = asyncio.create_task(_obey(floor, args))
+    broken = asyncio.create_task(floor.broken.wait())
+    await asyncio.wait({commands, broken}, return_when=asyncio.FIRST_COMPLETED)
+    if floor.broken.is_set():
+        print(f"the floor could not execute an order: {floor.errors[0]}", file=sys.stderr)
+        raise SystemExit(3)
+    broken.cancel()
+    await commands
+    floor.stopping.set()
+    await asyncio.gather(*consumers)
+    print(
+        json.dumps(
+            {"executed": floor.executed, "errors": floor.errors, "statements": floor.statements}
+        ),
+        flush=True,
+    )
+    await floor.close()
+
+
+async def _obey(floor: Floor, args: argparse.Namespace) -> None:
+    """Follow the commands on stdin until it closes."""
     reader = asyncio.StreamReader()
     loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -480,15 +506,6 @@ async def serve(args: argparse.Namespace) -> None:
         # Thousands of ids go through a file: a pipe is no place for a line that long.
         await asyncio.to_thread(Path(out).write_text, json.dumps(answer))
         print(json.dumps({"placed": len(answer["ids"]), "file": out}), flush=True)
-    floor.stopping.set()
-    await asyncio.gather(*consumers)
-    print(
-        json.dumps(
-            {"executed": floor.executed, "errors": floor.errors, "statements": floor.statements}
-        ),
-        flush=True,
-    )
-    await floor.close()
 
 
 def main() -> None:

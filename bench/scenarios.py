@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -366,6 +367,15 @@ class _FloorProcess:
         answer: dict[str, Any] = json.loads(line)
         return answer
 
+    log: Path | None = None
+
+    def check_alive(self) -> None:
+        if self.process.returncode is not None:
+            said = self.log.read_text()[-2000:] if self.log and self.log.exists() else ""
+            raise RuntimeError(
+                f"floor {self.role} process exited ({self.process.returncode}): {said.strip()}"
+            )
+
     async def place(self, count: int, mix: Mix, out: Path) -> dict[str, Any]:
         """Have it place `count` orders; what it placed (ids, start, latencies)."""
         await self.send(f"place {count} {out} {json.dumps(mix)}")
@@ -406,11 +416,17 @@ class _Terminals:
                 self.finished[event["orderId"]] = time.time()
                 self.outcomes[event["orderId"]] = event["status"]
 
-    async def wait(self, ids: list[str], timeout: float) -> bool:
+    async def wait(
+        self, ids: list[str], timeout: float, children: Iterable[_FloorProcess] = ()
+    ) -> bool:
+        """Until every one of `ids` ended (True) or `timeout` passed (False); raises at once
+        if a floor process exited meanwhile (its orders would never end)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if all(i in self.finished for i in ids):
                 return True
+            for child in children:
+                child.check_alive()
             await asyncio.sleep(0.02)  # wait-ok: polling interval of a condition wait
         return False
 
@@ -433,6 +449,7 @@ async def floor(
     timeout: float = 300,
     census: Census | None = None,
     round_: int = 1,
+    patience: float = 90.0,
 ) -> dict[str, Any]:
     """The floor (bench/floor.py): the engine's round trips per order and nothing else.
 
@@ -459,7 +476,7 @@ async def floor(
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
                 limit=2**24,
             )  # fmt: skip
-        children[role] = _FloorProcess(role, process)
+        children[role] = _FloorProcess(role, process, log_dir / f"floor-{role}.log")
     terminals = _Terminals(servers.redis_url, f"{prefix}:events")
     try:
         for child in children.values():
@@ -467,9 +484,9 @@ async def floor(
         placer = children.get("place") or children["both"]
         await terminals.start()
         warm = await placer.place(warmup, mix, log_dir / "warm-up.json")
-        await terminals.wait(warm["ids"], timeout)
+        await terminals.wait(warm["ids"], timeout, children.values())
         await asyncio.sleep(1)  # wait-ok: as the engine's runs, a pause after the warm-up
-        waited = await quiet_machine()
+        waited = await quiet_machine(patience=patience)
         meter = servers.meter(None, {f"floor {r}": c.process.pid for r, c in children.items()})
         profilers = (
             _spy({f"floor-{r}": c.process.pid for r, c in children.items()}, servers.profile, name)
@@ -482,7 +499,7 @@ async def floor(
             await census.start()
         placed = await placer.place(orders, mix, log_dir / "placed.json")
         ids: list[str] = placed["ids"]
-        complete = await terminals.wait(ids, timeout)
+        complete = await terminals.wait(ids, timeout, children.values())
         census_window = (
             await census.stop(len(ids), time.time() - placed["started"]) if census else None
         )
