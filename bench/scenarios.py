@@ -358,23 +358,27 @@ async def _seed_floor_pools(redis_url: str, prefix: str, mix: Mix) -> None:
 class _FloorProcess:
     role: str
     process: asyncio.subprocess.Process
+    log: Path | None = None
+    """Where its stderr goes: what it said before exiting."""
 
     async def answer(self, timeout: float = 600) -> dict[str, Any]:
         assert self.process.stdout is not None
         line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        if not line:
-            raise RuntimeError(f"floor {self.role} process exited ({self.process.returncode})")
+        if not line:  # it closed its stdout: it is exiting
+            await asyncio.wait_for(self.process.wait(), 10)
+            raise self._exited()
         answer: dict[str, Any] = json.loads(line)
         return answer
 
-    log: Path | None = None
-
     def check_alive(self) -> None:
         if self.process.returncode is not None:
-            said = self.log.read_text()[-2000:] if self.log and self.log.exists() else ""
-            raise RuntimeError(
-                f"floor {self.role} process exited ({self.process.returncode}): {said.strip()}"
-            )
+            raise self._exited()
+
+    def _exited(self) -> RuntimeError:
+        said = self.log.read_text()[-2000:] if self.log and self.log.exists() else ""
+        return RuntimeError(
+            f"floor {self.role} process exited ({self.process.returncode}): {said.strip()}"
+        )
 
     async def place(self, count: int, mix: Mix, out: Path) -> dict[str, Any]:
         """Have it place `count` orders; what it placed (ids, start, latencies)."""

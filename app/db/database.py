@@ -138,9 +138,7 @@ def _refused(error: BaseException) -> bool:
     """Whether the server answered COMMIT with an error of the transaction's own (a
     deferred constraint, a serialization failure): it rolled back. The server going away
     (a closed connection, a shutdown or crash notice) says nothing of what became of it."""
-    return isinstance(error, asyncpg.PostgresError) and not isinstance(
-        error, asyncpg.PostgresConnectionError | asyncpg.OperatorInterventionError
-    )
+    return isinstance(error, asyncpg.PostgresError) and not isinstance(error, _LOST)
 
 
 def _drop(conn: Any) -> None:
