@@ -30,12 +30,12 @@ def redis_client(
     *,
     connections: int,
     decode_responses: bool = False,
-    command_timeout: float | None = COMMAND_TIMEOUT_SECONDS,
+    command_timeout: float = COMMAND_TIMEOUT_SECONDS,
 ) -> Redis:
-    """A client (RESP2: Litestar's channels and SAQ parse its replies) on a waiting pool.
+    """A client (RESP2: Litestar's channels parse its replies) on a waiting pool.
 
-    `command_timeout=None` for clients that block on purpose (SAQ's dequeue and its
-    job-status subscription), which would otherwise time out while merely idle.
+    A client that blocks on purpose (a worker's wait for a job) passes a `command_timeout`
+    that allows for its blocking, so that it does not time out while merely idle.
     """
     pool = BlockingConnectionPool.from_url(
         url,

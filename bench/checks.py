@@ -210,9 +210,10 @@ LOG_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "error processing job": re.compile(r"Error processing job"),
     "could not publish": re.compile(r"could not publish"),
-    "upkeep failed": re.compile(r"Upkeep task failed|failed upkeep", re.I),
+    # A worker's queue upkeep (its liveness, due retries, sweeps) failing.
+    "upkeep failed": re.compile(r"\b(liveness|due retries|sweep) failed"),
     "re-queued": re.compile(r"re-queued"),
-    "swept": re.compile(r"sweeping Job|swept a missing job"),
+    "swept": re.compile(r"swept order"),
     "error level": re.compile(r'"level": "(error|critical)"|^(ERROR|CRITICAL)\b|\bERROR - '),
     "traceback": re.compile(r"Traceback \(most recent call last\)"),
 }

@@ -26,8 +26,9 @@ database) and its own Redis keys:
 not those two) and 14 Redis round trips per order. The SQL and Lua texts are read
 from app/db/orders.py and app/venues/book.py (parsed, not imported), so the floor runs
 the engine's own statements and scripts; nothing else of the engine runs here. The
-queue is the least a crash-safe queue needs (push; atomic move to an active list; ack),
-where SAQ spends 7 (see the census). Amounts are plain multiplications: the floor
+queue is the least a crash-safe queue needs (push; atomic move to an active list; ack);
+the engine's own spends the same three, each a script that also keeps its one-job-per-
+order hash (see the census). Amounts are plain multiplications: the floor
 measures I/O, not the engine's AMM math.
 
 Run by the benchmark (`bench.scenarios.floor`) as child processes:

@@ -445,7 +445,7 @@ async def idle_ticks(
     base: str, key: str, pid: int, seconds: float
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The trigger's CPU per tick over `seconds` of nothing crossing (from the metric), and
-    the whole worker's CPU over the same window (every loop and SAQ's own polling)."""
+    the whole worker's CPU over the same window (every loop and the queue's own polling)."""
     await asyncio.sleep(1.2)  # wait-ok: the metric flushes once a second; a clean start
     before = await tick_histogram(base, key)
     meter = ProcessMeter({"worker": pid})

@@ -372,7 +372,7 @@ def limits_section(run: dict[str, Any]) -> list[str]:
         f"| trigger CPU per tick, nothing crossing, {idle['waiting']:,} waiting "
         f"(`oee_trigger_tick_cpu_seconds`) | {_tick(idle)} | — |",
         f"| the same with {baseline['waiting']} waiting | {_tick(baseline)} | — |",
-        f"| the idle worker's whole CPU (every loop, SAQ's polling) ÷ ticks "
+        f"| the idle worker's whole CPU (every loop, the queue's polling) ÷ ticks "
         f"| {worker['cpu_ms_per_tick']} ms, {worker['cpu_share_of_a_core']:.1%} of a core | — |",
         f"| worker RSS | after the rebuild {rss['after_rebuild']} MB, idle {rss['idle']}, "
         f"after the move {rss['after_move']}, **peak {peak}** "

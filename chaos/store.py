@@ -133,29 +133,31 @@ async def ledger_fills(redis_url: str, order_ids: Iterable[str]) -> dict[str, in
 
 
 async def job_record(redis_url: str, queue_name: str, order_id: str) -> dict[str, object]:
-    """The order's SAQ job as stored, and which of the queue's lists hold it (evidence
-    for an order that stopped moving)."""
-    from app.services.queueing import make_queue  # the engine's own queue, as workers see it
+    """Where the order's job stands in the queue (evidence for an order that stopped moving)."""
+    from app.services.queueing import JobPolicy, make_queue  # the engine's own queue
 
-    queue = make_queue(redis_url, queue_name, 1)
+    queue = make_queue(redis_url, queue_name, JobPolicy(timeout=1, heartbeat=1), 1)
+
+    def text(value: bytes | str) -> str:
+        return value.decode() if isinstance(value, bytes) else value
+
+    def holds(entries: list[bytes | str]) -> bool:
+        return any(text(entry).split(" ", 1)[0] == order_id for entry in entries)
+
     try:
-        job = await queue.job(order_id)
-        record: dict[str, object] = {"job": job.to_dict() if job is not None else None}
-        if job is not None:
-            for name in ("queued", "active", "incomplete", "schedule"):
-                key = queue.namespace(name)
-                kind = await queue.redis.type(key)
-                kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-                if kind == "list":
-                    held = job.id.encode() in await queue.redis.lrange(key, 0, -1)
-                elif kind == "zset":
-                    held = await queue.redis.zscore(key, job.id) is not None
-                else:
-                    held = False
-                record[f"in {name}"] = held
-        return record
+        runs = await queue.runs([order_id])
+        workers = [text(w) for w in await queue.redis.smembers(queue.workers)]
+        return {
+            "live": order_id in runs,
+            "runs ended": runs.get(order_id),
+            "queued": holds(await queue.redis.lrange(queue.queued, 0, -1)),
+            "scheduled": await queue.redis.zscore(queue.scheduled, order_id) is not None,
+            "taken by": [
+                w for w in workers if holds(await queue.redis.lrange(queue.taken(w), 0, -1))
+            ],
+        }
     finally:
-        await queue.disconnect()
+        await queue.close()
 
 
 async def ledger_entries(redis_url: str, order_id: str) -> dict[str, dict[str, str]]:

@@ -1,1 +1,1 @@
-"""The queue worker: SAQ settings and the order execution job."""
+"""The queue worker: its job loop and the order execution job."""

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from saq.worker import Worker
-
 from app.logs import configure_logging
 from app.settings import Settings
-from jobs.worker import worker_settings
-
-
-async def _run(settings: Settings) -> None:
-    worker = Worker(**worker_settings(settings))
-    await worker.queue.connect()
-    try:
-        await worker.start()
-    finally:
-        await worker.queue.disconnect()
+from jobs.worker import serve
 
 
 def main() -> None:
@@ -27,9 +16,9 @@ def main() -> None:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(_run(settings))
+        asyncio.run(serve(settings))
     else:
-        uvloop.run(_run(settings))
+        uvloop.run(serve(settings))
 
 
 if __name__ == "__main__":

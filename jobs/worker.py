@@ -1,37 +1,37 @@
-"""SAQ worker settings: `python -m jobs` (or `saq jobs.worker.settings`)."""
+"""A worker process: the runtime, the worker's background loops, and the job loop."""
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
 
 from app.events.pools import PoolHub
 from app.periodic import Periodic
 from app.runtime import open_runtime
-from app.services.queueing import make_queue
 from app.settings import Settings
 from jobs.execute import execute_order
+from jobs.runner import Worker
 
 log = logging.getLogger(__name__)
 
 TRIGGER_TICK_SECONDS = 0.2
 """How often the trigger looks at the pools: a crossing is seen within this long."""
 LAUNCH_TICK_SECONDS = 0.05
+GRACE_SECONDS = 3.0
+"""Running jobs get this long to finish at shutdown; any still running are handed back."""
 
 
-def worker_settings(settings: Settings) -> dict[str, Any]:
-    async def startup(ctx: dict[str, Any]) -> None:
-        runtime = await open_runtime(
-            settings, concurrency=settings.worker_concurrency, patient=True
-        )
-        ctx["runtime"] = runtime
-        # Launch events reach the sniper trigger as they happen (its leader acts on them).
-        pools = PoolHub(
-            runtime.redis, runtime.simulator.pools_channel, on_event=runtime.snipers.on_pool_event
-        )
+async def serve(settings: Settings) -> None:
+    """Run jobs until SIGINT or SIGTERM."""
+    runtime = await open_runtime(settings, concurrency=settings.worker_concurrency, patient=True)
+    # Launch events reach the sniper trigger as they happen (its leader acts on them).
+    pools = PoolHub(
+        runtime.redis, runtime.simulator.pools_channel, on_event=runtime.snipers.on_pool_event
+    )
+    loops: list[Periodic] = []
+    try:
         await pools.start()
-        ctx["pools"] = pools
-        ctx["loops"] = [
+        loops = [
             # At start-up, then every interval: nothing stays stuck if Redis lost the queue.
             Periodic(
                 "reconciler",
@@ -47,30 +47,16 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             Periodic("launches", runtime.launches.tick, interval=LAUNCH_TICK_SECONDS),
             Periodic("idempotency key expiry", runtime.desk.forget_old_keys, interval=600),
         ]
-
-    async def shutdown(ctx: dict[str, Any]) -> None:
-        for loop in ctx.get("loops", []):
+        worker = Worker(
+            runtime.queue,
+            functools.partial(execute_order, runtime),
+            concurrency=settings.worker_concurrency,
+            grace_seconds=GRACE_SECONDS,
+        )
+        log.info("worker %s taking jobs (%s at once)", worker.id, worker.concurrency)
+        await worker.serve()
+    finally:
+        for loop in loops:
             await loop.stop()
-        if "pools" in ctx:
-            await ctx["pools"].stop()
-        if "runtime" in ctx:
-            await ctx["runtime"].close()
-
-    heartbeat = settings.job_heartbeat_seconds
-    return {
-        "queue": make_queue(settings.redis_url, settings.queue_name, settings.worker_concurrency),
-        "functions": [execute_order],
-        "concurrency": settings.worker_concurrency,
-        "startup": startup,
-        "shutdown": shutdown,
-        # Sweep often enough that a killed worker's job is reclaimed soon after its
-        # heartbeat runs out, not a minute later.
-        "timers": {"sweep": max(1, heartbeat // 2), "schedule": 1},
-        # Running jobs get a moment to finish; any still running are re-queued and resumed.
-        "shutdown_grace_period_s": 3,
-    }
-
-
-def settings() -> dict[str, Any]:
-    """For the `saq` command line."""
-    return worker_settings(Settings.from_env())
+        await pools.stop()
+        await runtime.close()

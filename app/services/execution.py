@@ -32,8 +32,6 @@ from app.venues.base import Router, Sender, SwapIntent, TxReceipt, TxState, Venu
 
 log = logging.getLogger(__name__)
 
-Heartbeat = Callable[[], Awaitable[None]]
-
 RESUMED_ROUTING = "resumed: the previous run stopped before it chose a venue"
 POOL_FAILURES = frozenset(
     {FailureKind.INSUFFICIENT_LIQUIDITY, FailureKind.NOT_OPEN, FailureKind.NO_ROUTE}
@@ -44,10 +42,6 @@ waits again on these, at routing or at the fill, rather than fail."""
 
 class _LostRace(Exception):
     """Another run moved the order first: it owns the order now."""
-
-
-async def _no_heartbeat() -> None:
-    return None
 
 
 class Executor:
@@ -79,7 +73,6 @@ class Executor:
         self,
         order_id: str,
         *,
-        heartbeat: Heartbeat = _no_heartbeat,
         placed: Order | None = None,
     ) -> OrderStatus | None:
         """Drive the order as far as it goes in this run; its status afterwards (None: unknown).
@@ -92,13 +85,13 @@ class Executor:
         order = placed if fresh else await self.store.get(order_id)
         if order is None or order.terminal:
             return order.status if order else None
-        run = Run(self, order, heartbeat)
+        run = Run(self, order)
         try:
             await run.drive()
         except _LostRace:
             if fresh and run.order.status is OrderStatus.PENDING:
                 # The snapshot was stale (a re-delivered job): start from the stored order.
-                return await self.execute(order_id, heartbeat=heartbeat)
+                return await self.execute(order_id)
             log.info("order %s moved on in another run", order_id)
         return run.order.status
 
@@ -106,10 +99,9 @@ class Executor:
 class Run:
     """One queue run over one order; `order` is where it stands after each step."""
 
-    def __init__(self, executor: Executor, order: Order, heartbeat: Heartbeat) -> None:
+    def __init__(self, executor: Executor, order: Order) -> None:
         self.x = executor
         self.order = order
-        self.heartbeat = heartbeat
 
     async def drive(self) -> None:
         try:
@@ -253,7 +245,6 @@ class Run:
             order.id, order.attempt, order.market, order.amount, min_out, legs, order.last_seq
         )
         built = await sender.build(intent)
-        await self.heartbeat()
         receipt = await sender.submit(built)
         await self._submitted(sender, receipt)
 
@@ -303,7 +294,6 @@ class Run:
     async def _settle(self, venue: Sender, receipt: TxReceipt) -> None:
         """Wait for the transaction to land, then record how it ended."""
         while receipt.state is TxState.PENDING:
-            await self.heartbeat()
             found = await venue.status(receipt.tx_hash, wait=self.x.settle_wait)
             receipt = found or _unknown(receipt.tx_hash, receipt.attempt)
         if receipt.state is TxState.CONFIRMED:

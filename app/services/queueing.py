@@ -1,33 +1,62 @@
-"""The execution queue: one SAQ job per order, keyed by the order id."""
+"""The execution queue: one job per order, keyed by the order id, in Redis.
+
+A job is the order id, and on its first run the order as placed (sparing the worker a
+read). What it costs per order is what the trade needs of a queue and no more: one script
+to enqueue, one to take (a worker takes up to `TAKE_AT_ONCE` jobs in one), one to finish.
+
+Keys, under `<queue name>:jobs:`
+- `queued`: a list of entries waiting for a worker; an entry is `<order id>` or
+  `<order id> <placed order JSON>`;
+- `taken:<worker>`: the entries a worker is running, moved there atomically as it takes them;
+- `live`: a hash, order id → runs that ended without finishing it. An order is in it
+  from its enqueue until its job finishes or gives up: a second enqueue does nothing;
+- `scheduled`: a sorted set of order ids waiting for a retry, by due time (ms);
+- `worker:<worker>`: set while the worker is alive, expiring one heartbeat after its
+  last refresh; `workers`: every worker that registered and has not left or been swept.
+
+Liveness is per worker, not per job: a worker refreshes one key, whatever it runs, so a
+long run costs nothing to keep. A killed worker's key runs out and the next sweep puts
+every entry it held back in the queue at once (each counted as a run). A run that hangs
+in a live worker ends at the job timeout and is retried. Jobs are safe to run twice, so a
+sweep of a worker that was only slow costs a second run, never a second trade.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import os
+import socket
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
-from redis.exceptions import RedisError
-from saq.job import ACTIVE_STATUSES, Job, Status
-from saq.queue.redis import RedisQueue
+from redis.asyncio import Redis
 
-from app.clients import connections_for, redis_client
+from app.clients import redis_client
 from app.domain.order import Order
 from app.domain.retry import RETRY
 
-JOB_NAME = "execute_order"
-
 log = logging.getLogger(__name__)
+
+TAKE_AT_ONCE = 8
+"""Jobs a worker takes in one round trip, at most. Jobs started together move in step (all
+quote, then all write, then all land on one pool): taking every free slot's job at once
+made a hot pool 0.68 to 0.9 of the mix, one at a time 0.95 to 1.1, eight at once 1.25 to
+1.3, with the mix itself at its fastest (`make bench`, docs/architecture.md)."""
+TAKE_BLOCK_SECONDS = 1
+"""How long an idle worker blocks waiting for a job before it looks around again (well
+within the client's command timeout)."""
 
 
 @dataclass(frozen=True, slots=True)
 class JobPolicy:
     timeout: int
-    """Seconds one run may take before the queue cancels and retries it."""
+    """Seconds one run may take before it is cancelled and retried."""
     heartbeat: int
-    """Seconds without a sign of life after which a run counts as lost (a killed worker)."""
+    """Seconds without a sign of life after which a worker counts as lost (killed)."""
     retries: int = RETRY.queue_runs
     """Queue runs allowed; the order's attempts are counted on the order itself."""
     retry_delay: float = RETRY.first_delay_seconds
@@ -38,156 +67,252 @@ class JobPolicy:
         return cls(timeout=int(60 * max(1.0, latency_scale)), heartbeat=heartbeat)
 
 
-class OrderQueue(RedisQueue):
-    """SAQ's Redis queue, sweeping a lost worker's jobs all at once.
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One run's job as taken from the queue."""
 
-    SAQ's own sweep asks each stuck job to abort and waits up to 5 s for it, one job after
-    another: a killed worker never answers, so its forty orders would resume over minutes.
-    Our jobs are safe to run twice, so every stuck job is handled at the same time, with
-    one second of courtesy each. (Written against SAQ 0.26's sweep, which is pinned.)
+    entry: bytes
+    """The entry exactly as queued (finishing removes this very entry)."""
+    order_id: str
+    placed: Order | None
+    """The order as placed; only on a job's first run."""
 
-    A job a worker has just taken sits in the active list still marked `queued` until that
-    worker marks it active. SAQ sweeps it there, and the two runs that follow tread on each
-    other's list entries until neither is listed anywhere. Here such a job is only swept
-    when a second sweep still finds it so (its worker died in that instant).
-    """
-
-    DEQUEUE_BACKOFF_SECONDS = 1.0
-
-    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:  # noqa: ASYNC109 - SAQ's signature
-        """SAQ's dequeue, pausing when Redis is unreachable.
-
-        Every one of a worker's job slots loops on dequeue; with Redis down each attempt
-        fails at once, and SAQ would spin them at full CPU until it is back.
-        """
-        try:
-            return await super().dequeue(timeout, poll_interval)
-        except (RedisError, OSError) as error:
-            log.warning("cannot take jobs (%s); trying again shortly", error)
-            await asyncio.sleep(self.DEQUEUE_BACKOFF_SECONDS)
-            return None
-
-    async def notify(self, job: Job) -> None:
-        """SAQ publishes every status a job takes, for `Job.refresh` waiters. Ours wait only
-        in the sweep, for a job being aborted, and at most a second: a job starting or
-        completing needs no publish (two Redis round trips per order spared)."""
-        if job.status not in (Status.ACTIVE, Status.COMPLETE):
-            await super().notify(job)
-
-    async def sweep(self, lock: int = 60, abort: float = 1.0) -> list[str]:
-        if not self._cleanup_script:
-            self._cleanup_script = self.redis.register_script(_SWEEP_CANDIDATES)
-        id_jobs = await self._cleanup_script(
-            keys=[self._sweep, self._active], args=[lock], client=self.redis
+    @classmethod
+    def parse(cls, entry: bytes) -> Job:
+        order_id, _, placed = entry.partition(b" ")
+        return cls(
+            entry,
+            order_id.decode(),
+            msgspec.json.decode(placed, type=Order, strict=False) if placed else None,
         )
-        swept = await asyncio.gather(
-            *(self._sweep_one(job_id, job_bytes, min(abort, 1.0)) for job_id, job_bytes in id_jobs)
-        )
-        return [job_id.decode() for job_id in swept if job_id is not None]
-
-    async def _sweep_one(
-        self, job_id: bytes, job_bytes: bytes | None, abort: float
-    ) -> bytes | None:
-        job = self.deserialize(job_bytes)
-        if job is None:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.lrem(self._active, 0, job_id.decode())
-                pipe.zrem(self._incomplete, job_id)
-                await pipe.execute()
-            log.info("swept a missing job %s", job_id)
-            return job_id
-        if job.status == Status.ACTIVE and not job.stuck:
-            return None
-        if job.status == Status.QUEUED and await self._first_sight(job_id):
-            return None
-        log.info("sweeping %s", job.info(False))
-        await self.abort(job, error=self.swept_error_message)
-        with contextlib.suppress(TimeoutError):  # its worker is gone; safe to run again
-            await job.refresh(abort)
-        if job.retryable:
-            await self.retry(job, error=self.swept_error_message)
-        else:
-            await self.finish(job, Status.ABORTED, error=self.swept_error_message)
-        return job_id
-
-    async def _first_sight(self, job_id: bytes) -> bool:
-        """Whether no sweep saw this job taken-but-not-started before."""
-        mark = self.namespace(f"sweep-suspect:{job_id.decode()}")
-        return bool(await self.redis.set(mark, 1, nx=True, ex=SUSPECT_SECONDS))
-
-
-SUSPECT_SECONDS = 60
-"""How long a sweep remembers a job it found taken but not started."""
-
-# SAQ's: the active jobs, listed at most once per `lock` seconds across all workers.
-_SWEEP_CANDIDATES = """
-local id_jobs = {}
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    redis.call('SETEX', KEYS[1], ARGV[1], 1)
-    for i, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-        id_jobs[i] = {v, redis.call('GET', v)}
-    end
-end
-return id_jobs
-"""
-
-
-def make_queue(redis_url: str, name: str, concurrency: int) -> RedisQueue:
-    """SAQ's queue on a pool sized for `concurrency` jobs.
-
-    An idle worker holds one connection per job slot in a blocking dequeue, and a running
-    job a few more for short updates; SAQ's job-status subscription holds one for good.
-    Its commands block on purpose, so they get no command timeout.
-    """
-    client = redis_client(redis_url, connections=connections_for(concurrency), command_timeout=None)
-    # msgspec writes the same JSON as SAQ's default `json.dumps`, several times faster: a
-    # job (the placed order in it) is written at enqueue, start, heartbeat and finish.
-    return OrderQueue(client, name=name, dump=msgspec.json.encode, load=msgspec.json.decode)
 
 
 class ExecutionQueue:
-    def __init__(self, queue: RedisQueue, policy: JobPolicy) -> None:
-        self.queue = queue
+    """The queue as web processes, workers and the reconciler use it."""
+
+    def __init__(self, redis: Redis, name: str, policy: JobPolicy) -> None:
+        self.redis = redis
+        self.name = name
         self.policy = policy
+        self.prefix = f"{name}:jobs:"
+        self.queued = self.prefix + "queued"
+        self.live_key = self.prefix + "live"
+        self.scheduled = self.prefix + "scheduled"
+        self.workers = self.prefix + "workers"
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._take = redis.register_script(_TAKE)
+        self._finish = redis.register_script(_FINISH)
+        self._retry = redis.register_script(_RETRY)
+        self._release = redis.register_script(_RELEASE)
+        self._due = redis.register_script(_DUE)
+        self._sweep = redis.register_script(_SWEEP)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    # -- placing ---------------------------------------------------------------------
 
     async def enqueue(self, order_id: str, placed: Order | None = None) -> bool:
-        """Queue the order's job; False if one is already queued or running.
+        """Queue the order's job; False if one is already queued, running or scheduled.
 
         With `placed`, the job carries the new order, sparing the worker a read.
         """
-        extra = {"placed": msgspec.to_builtins(placed)} if placed is not None else {}
-        job = await self.queue.enqueue(
-            JOB_NAME,
-            key=order_id,
-            order_id=order_id,
-            **extra,
-            timeout=self.policy.timeout,
-            heartbeat=self.policy.heartbeat,
-            retries=self.policy.retries,
-            retry_delay=self.policy.retry_delay,
-            retry_backoff=True,
-        )
-        return job is not None
+        entry = order_id.encode()
+        if placed is not None:
+            entry += b" " + msgspec.json.encode(placed)
+        return bool(await self._enqueue(keys=[self.live_key, self.queued], args=[order_id, entry]))
 
     async def live(self, order_ids: Sequence[str]) -> set[str]:
-        """Those of `order_ids` whose job is queued, scheduled for a retry, or running.
-
-        A job's record alone is not proof: one that lost its place in the queue (see
-        `OrderQueue`) still reads `active`. A live job is also in SAQ's set of incomplete
-        jobs, which every enqueue and retry adds to and only a finish or an abort removes.
-        """
+        """Those of `order_ids` whose job is queued, scheduled for a retry, or running."""
         if not order_ids:
             return set()
-        jobs = await self.queue.jobs(order_ids)
-        keyed = [job for job in jobs if job is not None and job.status in ACTIVE_STATUSES]
-        if not keyed:
-            return set()
-        incomplete = self.queue.namespace("incomplete")
-        async with self.queue.redis.pipeline(transaction=False) as pipe:
-            for job in keyed:
-                pipe.zscore(incomplete, job.id)
-            scores = await pipe.execute()
-        return {job.key for job, score in zip(keyed, scores, strict=True) if score is not None}
+        runs = await self.redis.hmget(self.live_key, list(order_ids))
+        return {order_id for order_id, n in zip(order_ids, runs, strict=True) if n is not None}
+
+    async def runs(self, order_ids: Sequence[str]) -> dict[str, int]:
+        """Per live job, the runs that ended without finishing it (swept or retried)."""
+        if not order_ids:
+            return {}
+        runs = await self.redis.hmget(self.live_key, list(order_ids))
+        return {
+            order_id: int(n) for order_id, n in zip(order_ids, runs, strict=True) if n is not None
+        }
 
     async def depth(self) -> int:
-        return int(await self.queue.count("queued"))
+        return int(await self.redis.llen(self.queued))
+
+    # -- a worker's side ---------------------------------------------------------------
+
+    def taken(self, worker: str) -> str:
+        return f"{self.prefix}taken:{worker}"
+
+    def alive_key(self, worker: str) -> str:
+        return f"{self.prefix}worker:{worker}"
+
+    async def beat(self, worker: str) -> None:
+        """Say the worker is alive for one more heartbeat."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.alive_key(worker), 1, px=int(self.policy.heartbeat * 1000))
+            pipe.sadd(self.workers, worker)
+            await pipe.execute()
+
+    async def take(self, worker: str, up_to: int = 1) -> list[Job]:
+        """The next jobs, `up_to` of them; with none queued, waits up to
+        `TAKE_BLOCK_SECONDS` for one."""
+        entries = await self._take(keys=[self.queued, self.taken(worker)], args=[up_to])
+        if not entries:
+            entry = await self.redis.blmove(
+                self.queued, self.taken(worker), TAKE_BLOCK_SECONDS, "LEFT", "RIGHT"
+            )
+            entries = [entry] if isinstance(entry, bytes) else []
+        return [Job.parse(entry) for entry in entries]
+
+    async def finish(self, worker: str, job: Job) -> None:
+        await self._finish(keys=[self.taken(worker), self.live_key], args=[job.entry, job.order_id])
+
+    async def retry(self, worker: str, job: Job) -> int | None:
+        """Schedule the job's next run after a backoff; its runs so far, None if it gave up."""
+        runs = await self._retry(
+            keys=[self.taken(worker), self.live_key, self.scheduled],
+            args=[
+                job.entry,
+                job.order_id,
+                self.policy.retries,
+                int(time.time() * 1000),
+                int(self.policy.retry_delay * 1000),
+            ],
+        )
+        return None if int(runs) < 0 else int(runs)
+
+    async def release(self, worker: str, job: Job) -> None:
+        """Give a job back unrun (the worker is stopping): next in line, not counted as a run."""
+        await self._release(keys=[self.taken(worker), self.queued], args=[job.entry, job.order_id])
+
+    async def leave(self, worker: str) -> None:
+        """The worker stops: it is no longer alive, and whatever it still holds is queued."""
+        await self.redis.delete(self.alive_key(worker))
+        await self.sweep()
+
+    async def schedule(self, now: float | None = None) -> int:
+        """Queue the retries due by `now` (a Unix time; default: now); how many."""
+        due_by = int((time.time() if now is None else now) * 1000)
+        return int(await self._due(keys=[self.scheduled, self.queued], args=[due_by]))
+
+    async def sweep(self) -> list[str]:
+        """Queue again what lost workers held; the order ids."""
+        swept = await self._sweep(
+            keys=[self.workers, self.queued, self.live_key],
+            args=[self.prefix + "worker:", self.prefix + "taken:", self.policy.retries],
+        )
+        ids = [order_id.decode() for order_id in swept]
+        for order_id in ids:
+            log.warning("swept order %s from a lost worker", order_id)
+        return ids
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def make_queue(redis_url: str, name: str, policy: JobPolicy, concurrency: int) -> ExecutionQueue:
+    """The queue on a client of its own: a web process enqueues on it; a worker takes on it
+    (one connection, blocked while idle) and its job slots finish and retry on it."""
+    connections = concurrency + 4
+    return ExecutionQueue(redis_client(redis_url, connections=connections), name, policy)
+
+
+async def pause_after_outage(error: Exception, seconds: float = 1.0) -> None:
+    """A worker's loops wait a moment when Redis is unreachable instead of spinning."""
+    log.warning("cannot reach the queue (%s); trying again shortly", error)
+    await asyncio.sleep(seconds)  # wait-ok: backoff while Redis is down
+
+
+# -- scripts (each one atomic step) -------------------------------------------------------
+
+# KEYS live, queued; ARGV order id, entry.
+_ENQUEUE = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], 0) == 1 then
+    redis.call('RPUSH', KEYS[2], ARGV[2])
+    return 1
+end
+return 0
+"""
+
+# KEYS queued, taken; ARGV how many.
+_TAKE = """
+local taken = {}
+for i = 1, tonumber(ARGV[1]) do
+    local entry = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+    if not entry then break end
+    taken[i] = entry
+end
+return taken
+"""
+
+# KEYS taken, live; ARGV entry, order id.
+_FINISH = """
+redis.call('LREM', KEYS[1], 1, ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[2])
+return 1
+"""
+
+# KEYS taken, live, scheduled; ARGV entry, order id, runs allowed, now ms, first delay ms.
+# The delay doubles per run, with full jitter; -1 when the job has had all its runs. Only
+# a job still held counts a run: said twice (a reply lost), or after a sweep, it is a no-op.
+_RETRY = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
+    return tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or 0)
+end
+local runs = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+if runs >= tonumber(ARGV[3]) then
+    redis.call('HDEL', KEYS[2], ARGV[2])
+    return -1
+end
+local delay = math.random() * tonumber(ARGV[5]) * 2 ^ (runs - 1)
+redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + math.floor(delay), ARGV[2])
+return runs
+"""
+
+# KEYS taken, queued; ARGV entry, order id.
+_RELEASE = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) > 0 then
+    redis.call('LPUSH', KEYS[2], ARGV[2])
+end
+return 1
+"""
+
+# KEYS scheduled, queued; ARGV now ms.
+_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('RPUSH', KEYS[2], id)
+end
+return #due
+"""
+
+# KEYS workers, queued, live; ARGV alive-key prefix, taken-key prefix, runs allowed.
+# Every entry a lost worker held goes back in the queue (its placed snapshot dropped: the
+# order may have moved on), counted as a run; the workers set forgets the worker.
+_SWEEP = """
+local swept = {}
+for _, worker in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    if redis.call('EXISTS', ARGV[1] .. worker) == 0 then
+        local taken = ARGV[2] .. worker
+        while true do
+            local entry = redis.call('LPOP', taken)
+            if not entry then break end
+            local space = string.find(entry, ' ', 1, true)
+            local id = space and string.sub(entry, 1, space - 1) or entry
+            if redis.call('HINCRBY', KEYS[3], id, 1) >= tonumber(ARGV[3]) then
+                redis.call('HDEL', KEYS[3], id)
+            else
+                redis.call('RPUSH', KEYS[2], id)
+            end
+            swept[#swept + 1] = id
+        end
+        redis.call('SREM', KEYS[1], worker)
+    end
+end
+return swept
+"""

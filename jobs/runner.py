@@ -1,0 +1,177 @@
+"""A worker process's loop: take jobs into free slots, run each with a timeout, finish or
+retry it, and keep the queue's upkeep (liveness, due retries, sweeps of lost workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from redis.exceptions import RedisError
+
+from app.domain.retry import RetryLater
+from app.periodic import Periodic
+from app.services.queueing import (
+    TAKE_AT_ONCE,
+    ExecutionQueue,
+    Job,
+    new_worker_id,
+    pause_after_outage,
+)
+
+log = logging.getLogger(__name__)
+
+Run = Callable[[Job], Awaitable[object]]
+Step = Callable[[], Awaitable[object]]
+
+SCHEDULE_SECONDS = 0.5
+"""How often due retries are queued: a retry starts within this long of its time."""
+
+
+class Worker:
+    def __init__(
+        self,
+        queue: ExecutionQueue,
+        run: Run,
+        *,
+        concurrency: int,
+        grace_seconds: float = 3.0,
+    ) -> None:
+        self.queue = queue
+        self.run = run
+        self.concurrency = concurrency
+        self.grace_seconds = grace_seconds
+        self.id = new_worker_id()
+        self.running: dict[asyncio.Task[None], Job] = {}
+        self._unsettled: list[tuple[Job, str, Step]] = []
+        self._stopping = asyncio.Event()
+        self._slot_free = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._slot_free.set()
+
+    async def serve(self) -> None:
+        """Run jobs until `stop()` (or SIGINT/SIGTERM); then hand back what did not finish."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stop)
+        await self._register()
+        heartbeat = self.queue.policy.heartbeat
+        upkeep = [
+            Periodic("liveness", lambda: self.queue.beat(self.id), interval=heartbeat / 3),
+            Periodic("due retries", self.queue.schedule, interval=SCHEDULE_SECONDS),
+            # Often enough that a killed worker's jobs resume soon after its key runs out.
+            Periodic("sweep", self.queue.sweep, interval=max(1.0, heartbeat / 2), delay=0),
+            Periodic("settling", self._resettle, interval=1.0, final=True),
+        ]
+        try:
+            await self._take_loop()
+        finally:
+            await self._wind_down()  # still beating: nobody sweeps its jobs meanwhile
+            for loop_ in upkeep:
+                await loop_.stop()
+            with contextlib.suppress(RedisError, OSError):
+                await self.queue.leave(self.id)
+
+    async def _register(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.queue.beat(self.id)
+                return
+            except (RedisError, OSError) as error:
+                await pause_after_outage(error)
+
+    async def _take_loop(self) -> None:
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self.running)
+            if free <= 0:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            try:
+                jobs = await self.queue.take(self.id, min(free, TAKE_AT_ONCE))
+            except (RedisError, OSError) as error:
+                await pause_after_outage(error)
+                continue
+            for job in jobs:
+                task = asyncio.create_task(self._one(job), name=f"job {job.order_id}")
+                self.running[task] = job
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.running.pop(task, None)
+        self._slot_free.set()
+
+    async def _one(self, job: Job) -> None:
+        deadline = asyncio.timeout(self.queue.policy.timeout)
+        try:
+            async with deadline:
+                await self.run(job)
+        except asyncio.CancelledError:
+            if self._stopping.is_set():
+                raise  # handed back by `_wind_down`
+            await self._retry(job, "cancelled")
+            raise
+        except RetryLater as error:
+            await self._retry(job, str(error))
+        except Exception as error:
+            if isinstance(error, TimeoutError) and deadline.expired():
+                await self._retry(job, f"timed out after {self.queue.policy.timeout}s")
+            else:
+                log.exception("Error processing job for order %s", job.order_id)
+                await self._retry(job, "an error")
+        else:
+            await self._settle(job, "finish", lambda: self.queue.finish(self.id, job))
+
+    async def _retry(self, job: Job, why: str) -> None:
+        async def retry() -> None:
+            runs = await self.queue.retry(self.id, job)
+            if runs is None:
+                # The order is still moving: the reconciler queues it again once it sits idle.
+                log.warning(
+                    "order %s: its job ended after %s runs (%s)",
+                    job.order_id, self.queue.policy.retries, why,
+                )  # fmt: skip
+            else:
+                log.info("order %s: run %s ended (%s); retrying later", job.order_id, runs, why)
+
+        await self._settle(job, "retry", retry)
+
+    async def _settle(self, job: Job, what: str, step: Step) -> None:
+        """Record how a run ended; should Redis fail, again every second until it works.
+        Until then the job stays taken and live, so nothing else runs it meanwhile; should
+        this worker die first, the sweep queues it again."""
+        try:
+            await step()
+        except (RedisError, OSError) as error:
+            log.warning("could not %s the job of order %s (%s); trying again", what,
+                        job.order_id, error)  # fmt: skip
+            self._unsettled.append((job, what, step))
+
+    async def _resettle(self) -> None:
+        unsettled, self._unsettled = self._unsettled, []
+        for job, what, step in unsettled:
+            await self._settle(job, what, step)
+
+    async def _wind_down(self) -> None:
+        """Running jobs get a grace period; those still running are handed back unrun."""
+        if self.running:
+            await asyncio.wait(list(self.running), timeout=self.grace_seconds)
+        late = dict(self.running)
+        for task in late:
+            task.cancel()
+        if late:
+            # redis-py can swallow a cancellation mid-command: wait for it, but not forever.
+            await asyncio.wait(list(late), timeout=self.grace_seconds)
+        handed = await asyncio.gather(
+            *(self.queue.release(self.id, job) for job in late.values()), return_exceptions=True
+        )
+        for job, outcome in zip(late.values(), handed, strict=True):
+            if isinstance(outcome, Exception):
+                # Left taken: the sweep queues it once this worker's key runs out.
+                log.warning("could not hand back order %s: %s", job.order_id, outcome)
+            else:
+                log.info("order %s handed back to the queue (worker stopping)", job.order_id)
