@@ -90,6 +90,14 @@ def parse() -> argparse.Namespace:
         "other load disturbed them, up to this many times in all (ratios take each one's best)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="the floor, the mix and the hot pool are run this many times, back to back; "
+        "each round's ratios compare runs a minute apart, and the ratios reported are the "
+        "rounds' medians (this host's speed drifts more than that between minutes)",
+    )
+    parser.add_argument(
         "--disturbed",
         type=float,
         default=0.25,
@@ -158,9 +166,10 @@ async def run(args: argparse.Namespace, servers: Servers) -> list[dict[str, Any]
         "WORKER_CONCURRENCY": str(args.concurrency),
     }
     # The runs behind the ratios: the floor first (what the servers allow), then the mix
-    # and the hot pool. The machine may be shared: a ratio run during which other processes
-    # kept more than --disturbed cores busy on average is run again, up to --attempts times
-    # in all. Every attempt is reported; ratios take each scenario's best.
+    # and the hot pool, in --rounds rounds back to back. The machine may be shared: a ratio
+    # run during which other processes kept more than --disturbed cores busy on average is
+    # run again, up to --attempts times in all. Every attempt is reported; within a round,
+    # each scenario's best attempt counts, and the ratios are the rounds' medians.
     ratio_runs: list[tuple[str, Callable[[int], Awaitable[dict[str, Any]]]]] = []
     if wanted(args, "floor"):
         for processes in (2, 1):
@@ -204,16 +213,21 @@ async def run(args: argparse.Namespace, servers: Servers) -> list[dict[str, Any]
                 ),
             )
         )
-    for name, attempt in ratio_runs:
-        attempts = args.attempts if name in ("floor", "zero-latency-1k", "hot-1k") else 1
-        for number in range(1, attempts + 1):
-            log.info("%s (attempt %s): %s orders", name, number, args.orders)
-            result = await attempt(number)
-            runs.append(result)
-            others = _disturbance(result)
-            if others <= args.disturbed:
-                break
-            log.info("%s: other processes kept %.2f cores busy; again", name, others)
+    paired = ("floor", "zero-latency-1k", "hot-1k")
+    for set_ in range(1, max(1, args.rounds) + 1):
+        for name, attempt in ratio_runs:
+            if set_ > 1 and name not in paired:
+                continue  # the one-process floor and two workers: once is enough
+            attempts = args.attempts if name in paired else 1
+            for number in range(1, attempts + 1):
+                log.info("%s (round %s, attempt %s): %s orders", name, set_, number, args.orders)
+                result = await attempt(number)
+                result["set"] = set_
+                runs.append(result)
+                others = _disturbance(result)
+                if others <= args.disturbed:
+                    break
+                log.info("%s: other processes kept %.2f cores busy; again", name, others)
     if wanted(args, "high-concurrency"):
         log.info(
             "high concurrency: WORKER_CONCURRENCY=%s, %s orders", args.high_concurrency, args.orders

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,19 +56,40 @@ RATIO_RUNS = ("floor", "floor-1p", "zero-latency-1k", "zero-latency-2k", "hot-1k
 def ratios(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Throughput ratios between runs of the same benchmark (None when one is missing).
 
-    With several rounds of a scenario, its best round counts (the machine is shared:
-    the best round is the least disturbed one); every round's rate is listed too. The
-    `by_cpu` ratios compare the servers' CPU per order (web, workers or floor client,
-    PostgreSQL, Redis) of the same runs: how much work an order costs, whatever else
-    ran on the machine.
+    The floor, the mix and the hot pool run in rounds, back to back: each round's ratios
+    compare runs a minute apart, and the ratios reported are the rounds' medians (this
+    host's speed drifts more than the engine's own differences between minutes, so the
+    best run of each scenario, compared across rounds, would compare drift). Within a
+    round, a scenario's best attempt counts (the least disturbed one). The `by_cpu`
+    ratios compare the servers' CPU per order (web, workers or floor client, PostgreSQL,
+    Redis) of the same runs: how much work an order costs, whatever else ran meanwhile.
     """
+    sets = sorted({run.get("set", 1) for run in runs if run.get("orders_per_second")})
+    per_round = [_round_ratios([r for r in runs if r.get("set", 1) == s]) for s in sets]
+    first = per_round[0] if per_round else _round_ratios([])
+
+    def median(key: str) -> float | None:
+        values = [float(r[key]) for r in per_round if r[key] is not None]
+        return round(statistics.median(values), 2) if values else None
+
+    return {
+        "engine_over_floor": median("engine_over_floor"),
+        "hot_over_mixed": median("hot_over_mixed"),
+        "engine_over_floor_by_cpu": median("engine_over_floor_by_cpu"),
+        "hot_over_mixed_by_cpu": median("hot_over_mixed_by_cpu"),
+        # Run in the first round only.
+        "engine_2k_over_floor": first["engine_2k_over_floor"],
+        "floor_1p_over_floor": first["floor_1p_over_floor"],
+        "per_round": per_round,
+    }
+
+
+def _round_ratios(runs: list[dict[str, Any]]) -> dict[str, Any]:
     best: dict[str, dict[str, Any]] = {}
-    rounds: dict[str, list[float]] = {}
     for run in runs:
         rate = run.get("orders_per_second")
         if rate is None:
             continue
-        rounds.setdefault(run["scenario"], []).append(rate)
         if run["scenario"] not in best or rate > best[run["scenario"]]["orders_per_second"]:
             best[run["scenario"]] = run
 
@@ -97,7 +119,6 @@ def ratios(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "orders_per_second": {
             k: best[k]["orders_per_second"] if k in best else None for k in RATIO_RUNS
         },
-        "rounds": {k: rounds[k] for k in RATIO_RUNS if k in rounds},
         "server_cpu_ms_per_order": {k: cpu(k) for k in RATIO_RUNS},
     }
 
@@ -110,8 +131,11 @@ def _topology(run: dict[str, Any]) -> str:
 
 
 def _name(run: dict[str, Any]) -> str:
-    """The scenario, and which attempt when it ran more than once."""
+    """The scenario, its round when there were several, and which attempt when it ran
+    more than once in its round."""
     name: str = run["scenario"]
+    if run.get("set", 1) > 1:
+        name += f" (round {run['set']})"
     return name + (f" #{run['round']}" if run.get("round", 1) > 1 else "")
 
 
@@ -127,43 +151,45 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     r = results.get("ratios") or ratios(results["runs"])
-    rate, cpu, rounds = r["orders_per_second"], r["server_cpu_ms_per_order"], r["rounds"]
+    rounds = r["per_round"]
 
-    def seen(name: str) -> str:
-        tries = rounds.get(name, [])
-        return (
-            f", best of {len(tries)} attempts ({', '.join(map(str, tries))})"
-            if len(tries) > 1
-            else ""
-        )
+    def each(key: str, scenario: str | None = None) -> str:
+        """Every round's value, in order: `a, b, c`."""
+        if scenario is None:
+            return ", ".join(str(x[key]) for x in rounds)
+        return ", ".join(str(x[key][scenario]) for x in rounds)
 
+    of = f"median of {len(rounds)} rounds" if len(rounds) > 1 else "one round"
     if r["engine_over_floor"] is not None:
         lines.append(
-            f"* **engine ÷ floor = {r['engine_over_floor']}**: the mix at zero latency, 1 web + "
-            f"1 worker, {rate['zero-latency-1k']} orders/s{seen('zero-latency-1k')} ÷ the floor "
-            f"(the same SQL statements and Redis round trips from a bare asyncio client) "
-            f"{rate['floor']} orders/s{seen('floor')}"
+            f"* **engine ÷ floor = {r['engine_over_floor']}** ({of}: "
+            f"{each('engine_over_floor')}): the mix at zero latency, 1 web + 1 worker, "
+            f"{each('orders_per_second', 'zero-latency-1k')} orders/s ÷ the floor (the same "
+            f"SQL statements and Redis round trips from a bare asyncio client) "
+            f"{each('orders_per_second', 'floor')} orders/s"
             + (
-                f"; with 2 workers {r['engine_2k_over_floor']}"
+                f"; with 2 workers {r['engine_2k_over_floor']} (round 1)"
                 if r["engine_2k_over_floor"] is not None
                 else ""
             )
         )
         lines.append(
-            f"* by CPU: the servers spend {cpu['zero-latency-1k']} ms of CPU per order for the "
-            f"engine, {cpu['floor']} ms for the floor: **{r['engine_over_floor_by_cpu']}**"
+            f"* by CPU: **{r['engine_over_floor_by_cpu']}** ({each('engine_over_floor_by_cpu')})"
+            f": the servers spend {each('server_cpu_ms_per_order', 'zero-latency-1k')} ms of "
+            f"CPU per order for the engine, {each('server_cpu_ms_per_order', 'floor')} ms for "
+            "the floor"
         )
     if r["hot_over_mixed"] is not None:
         lines.append(
-            f"* **hot ÷ mixed = {r['hot_over_mixed']}**: every order SOL→USDC, "
-            f"{rate['hot-1k']} orders/s{seen('hot-1k')} ÷ the mix {rate['zero-latency-1k']} "
-            f"orders/s; by CPU per order {r['hot_over_mixed_by_cpu']} "
-            f"({cpu['hot-1k']} vs {cpu['zero-latency-1k']} ms)"
+            f"* **hot ÷ mixed = {r['hot_over_mixed']}** ({of}: {each('hot_over_mixed')}): "
+            f"every order SOL→USDC, {each('orders_per_second', 'hot-1k')} orders/s ÷ the mix; "
+            f"by CPU per order {r['hot_over_mixed_by_cpu']} ({each('hot_over_mixed_by_cpu')})"
         )
     if r["floor_1p_over_floor"] is not None:
         lines.append(
-            f"* the floor from one process instead of two: {rate['floor-1p']} orders/s "
-            f"({r['floor_1p_over_floor']}×)"
+            f"* the floor from one process instead of two: "
+            f"{rounds[0]['orders_per_second']['floor-1p']} orders/s "
+            f"({r['floor_1p_over_floor']}×, round 1)"
         )
     if _throughput_runs(results):
         lines += [
