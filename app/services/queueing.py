@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 TAKE_AT_ONCE = 8
 """Jobs a worker takes in one round trip, at most. Jobs started together move in step (all
 quote, then all write, then all land on one pool): taking every free slot's job at once
-made a hot pool 0.68 to 0.9 of the mix, one at a time 0.95 to 1.1, eight at once 1.25 to
-1.3, with the mix itself at its fastest (`make bench`, docs/architecture.md)."""
+made a hot pool 0.68 to 0.9 of the mix, one at a time 0.95 to 1.1, eight at once 1.1 to
+1.3, with the mix itself no slower (`make bench`, docs/architecture.md)."""
 TAKE_BLOCK_SECONDS = 1
 """How long an idle worker blocks waiting for a job before it looks around again (well
 within the client's command timeout)."""
