@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
@@ -15,8 +18,10 @@ from app.domain.retry import RetryLater
 from app.periodic import Periodic
 from app.services.queueing import (
     TAKE_AT_ONCE,
+    TAKE_BLOCK_SECONDS,
     ExecutionQueue,
     Job,
+    NotAlive,
     new_worker_id,
     pause_after_outage,
 )
@@ -31,6 +36,16 @@ SCHEDULE_SECONDS = 0.5
 
 
 class Worker:
+    """Takes jobs into free slots and runs them.
+
+    Its liveness key is what keeps other workers from sweeping its jobs, so it takes only
+    while that key is sure to outlive the take: it beats first when the key is old, waits
+    for a job no longer than the key has left, and beats again whenever a take finds the
+    key gone (it may have been swept meanwhile, and must be listed again before it holds
+    anything). It sweeps others only once its own beats have held for a heartbeat, so
+    that after a Redis outage every worker has beaten again before anyone is swept.
+    """
+
     def __init__(
         self,
         queue: ExecutionQueue,
@@ -43,11 +58,17 @@ class Worker:
         self.run = run
         self.concurrency = concurrency
         self.grace_seconds = grace_seconds
+        self.heartbeat = float(queue.policy.heartbeat)
         self.id = new_worker_id()
         self.running: dict[asyncio.Task[None], Job] = {}
         self._unsettled: list[tuple[Job, str, Step]] = []
         self._stopping = asyncio.Event()
         self._slot_free = asyncio.Event()
+        self._last_beat = -math.inf
+        """When the last beat that succeeded was sent (monotonic)."""
+        self._beating_since = math.inf
+        """Since when every beat has succeeded (monotonic)."""
+        self._next_check = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -59,12 +80,11 @@ class Worker:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stop)
         await self._register()
-        heartbeat = self.queue.policy.heartbeat
         upkeep = [
-            Periodic("liveness", lambda: self.queue.beat(self.id), interval=heartbeat / 3),
+            Periodic("liveness", self._beat, interval=self.heartbeat / 3),
             Periodic("due retries", self.queue.schedule, interval=SCHEDULE_SECONDS),
             # Often enough that a killed worker's jobs resume soon after its key runs out.
-            Periodic("sweep", self.queue.sweep, interval=max(1.0, heartbeat / 2), delay=0),
+            Periodic("sweep", self._sweep, interval=self._sweep_interval),
             Periodic("settling", self._resettle, interval=1.0, final=True),
         ]
         try:
@@ -76,10 +96,28 @@ class Worker:
             with contextlib.suppress(RedisError, OSError):
                 await self.queue.leave(self.id)
 
+    @property
+    def _sweep_interval(self) -> float:
+        return max(1.0, self.heartbeat / 2)
+
+    async def _beat(self) -> None:
+        sent = time.monotonic()
+        try:
+            await self.queue.beat(self.id)
+        except Exception:
+            self._beating_since = math.inf
+            raise
+        self._last_beat = sent
+        self._beating_since = min(self._beating_since, sent)
+
+    async def _sweep(self) -> None:
+        if time.monotonic() - self._beating_since >= self.heartbeat:
+            await self.queue.sweep(by=self.id)
+
     async def _register(self) -> None:
         while not self._stopping.is_set():
             try:
-                await self.queue.beat(self.id)
+                await self._beat()
                 return
             except (RedisError, OSError) as error:
                 await pause_after_outage(error)
@@ -92,7 +130,7 @@ class Worker:
                 await self._slot_free.wait()
                 continue
             try:
-                jobs = await self.queue.take(self.id, min(free, TAKE_AT_ONCE))
+                jobs = await self._take(min(free, TAKE_AT_ONCE))
             except (RedisError, OSError) as error:
                 await pause_after_outage(error)
                 continue
@@ -100,6 +138,36 @@ class Worker:
                 task = asyncio.create_task(self._one(job), name=f"job {job.order_id}")
                 self.running[task] = job
                 task.add_done_callback(self._done)
+
+    async def _take(self, up_to: int) -> list[Job]:
+        if time.monotonic() >= self._next_check:
+            await self._check_held()
+        # The key lives a heartbeat from the last beat's sending; keep a third of it spare.
+        left = self._last_beat + self.heartbeat * 2 / 3 - time.monotonic()
+        if left <= 0.05:
+            await self._beat()
+            left = self.heartbeat * 2 / 3
+        try:
+            return await self.queue.take(self.id, up_to, block=min(TAKE_BLOCK_SECONDS, left))
+        except NotAlive:
+            log.warning("worker %s: its liveness key was gone; beating before it takes", self.id)
+            await self._beat()
+            return []
+
+    async def _check_held(self) -> None:
+        """Queue again what this worker's list holds but none of its runs has: a take whose
+        reply was lost, or a step Redis lost in a crash. Only between takes, so that no take
+        of its own is under way."""
+        self._next_check = time.monotonic() + self._sweep_interval
+        mine = Counter(job.entry for job in self.running.values())
+        mine.update(job.entry for job, _, _ in self._unsettled)
+        for entry in await self.queue.held(self.id):
+            if mine[entry] > 0:
+                mine[entry] -= 1
+                continue
+            job = Job.parse(entry)
+            await self.queue.release(self.id, job)
+            log.warning("order %s: held but not running (a lost reply); queued again", job.order_id)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.running.pop(task, None)
@@ -153,8 +221,11 @@ class Worker:
 
     async def _resettle(self) -> None:
         unsettled, self._unsettled = self._unsettled, []
-        for job, what, step in unsettled:
-            await self._settle(job, what, step)
+        try:
+            await asyncio.gather(*(self._settle(job, what, step) for job, what, step in unsettled))
+        except BaseException:
+            self._unsettled.extend(unsettled)  # `_settle` keeps its own; never drop one
+            raise
 
     async def _wind_down(self) -> None:
         """Running jobs get a grace period; those still running are handed back unrun."""
@@ -166,10 +237,14 @@ class Worker:
         if late:
             # redis-py can swallow a cancellation mid-command: wait for it, but not forever.
             await asyncio.wait(list(late), timeout=self.grace_seconds)
+        # A run still going is not handed back (it would run twice at once); leaving, the
+        # worker's own sweep queues it again.
+        stopped = {task: job for task, job in late.items() if task.done()}
         handed = await asyncio.gather(
-            *(self.queue.release(self.id, job) for job in late.values()), return_exceptions=True
+            *(self.queue.release(self.id, job) for job in stopped.values()),
+            return_exceptions=True,
         )
-        for job, outcome in zip(late.values(), handed, strict=True):
+        for job, outcome in zip(stopped.values(), handed, strict=True):
             if isinstance(outcome, Exception):
                 # Left taken: the sweep queues it once this worker's key runs out.
                 log.warning("could not hand back order %s: %s", job.order_id, outcome)

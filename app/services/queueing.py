@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import socket
 import time
 import uuid
@@ -80,11 +81,13 @@ class Job:
     @classmethod
     def parse(cls, entry: bytes) -> Job:
         order_id, _, placed = entry.partition(b" ")
-        return cls(
-            entry,
-            order_id.decode(),
-            msgspec.json.decode(placed, type=Order, strict=False) if placed else None,
-        )
+        try:
+            order = msgspec.json.decode(placed, type=Order, strict=False) if placed else None
+        except msgspec.DecodeError as error:
+            # Queued by another version, say: the worker reads the stored order instead.
+            log.warning("order %s: the job's snapshot is unreadable (%s)", order_id, error)
+            order = None
+        return cls(entry, order_id.decode(), order)
 
 
 class ExecutionQueue:
@@ -156,16 +159,33 @@ class ExecutionQueue:
             pipe.sadd(self.workers, worker)
             await pipe.execute()
 
-    async def take(self, worker: str, up_to: int = 1) -> list[Job]:
-        """The next jobs, `up_to` of them; with none queued, waits up to
-        `TAKE_BLOCK_SECONDS` for one."""
-        entries = await self._take(keys=[self.queued, self.taken(worker)], args=[up_to])
-        if not entries:
+    async def take(self, worker: str, up_to: int = 1, block: float = 0) -> list[Job]:
+        """The next jobs, `up_to` of them; with none queued, waits up to `block` seconds
+        for one. Raises `NotAlive` for a worker whose liveness key is gone: it may have
+        been swept, and must beat before it takes (else what it took, should it die, would
+        be in a list no sweep looks at)."""
+        taken = await self._take(
+            keys=[self.queued, self.taken(worker), self.alive_key(worker)], args=[up_to]
+        )
+        if taken == -1:
+            raise NotAlive(worker)
+        entries: list[bytes] = list(taken)
+        if not entries and block > 0:
+            # Only while its key outlives the wait (the caller's promise): see `Worker`.
             entry = await self.redis.blmove(
-                self.queued, self.taken(worker), TAKE_BLOCK_SECONDS, "LEFT", "RIGHT"
+                self.queued,
+                self.taken(worker),
+                block,  # type: ignore[arg-type]  # Redis takes fractions of a second
+                "LEFT",
+                "RIGHT",
             )
             entries = [entry] if isinstance(entry, bytes) else []
         return [Job.parse(entry) for entry in entries]
+
+    async def held(self, worker: str) -> list[bytes]:
+        """The entries the worker's list holds."""
+        entries = await self.redis.lrange(self.taken(worker), 0, -1)
+        return [entry for entry in entries if isinstance(entry, bytes)]
 
     async def finish(self, worker: str, job: Job) -> None:
         await self._finish(keys=[self.taken(worker), self.live_key], args=[job.entry, job.order_id])
@@ -180,6 +200,9 @@ class ExecutionQueue:
                 self.policy.retries,
                 int(time.time() * 1000),
                 int(self.policy.retry_delay * 1000),
+                # Full jitter, drawn here: Redis before 7 seeds a script's random the same
+                # on every call, so every order's nth retry would fire at the same moment.
+                random.random(),
             ],
         )
         return None if int(runs) < 0 else int(runs)
@@ -198,16 +221,21 @@ class ExecutionQueue:
         due_by = int((time.time() if now is None else now) * 1000)
         return int(await self._due(keys=[self.scheduled, self.queued], args=[due_by]))
 
-    async def sweep(self) -> list[str]:
-        """Queue again what lost workers held; the order ids."""
+    async def sweep(self, by: str = "") -> list[str]:
+        """Queue again what lost workers held (`by`, the sweeping worker, is not one); the
+        order ids."""
         swept = await self._sweep(
             keys=[self.workers, self.queued, self.live_key],
-            args=[self.prefix + "worker:", self.prefix + "taken:", self.policy.retries],
+            args=[self.prefix + "worker:", self.prefix + "taken:", self.policy.retries, by],
         )
         ids = [order_id.decode() for order_id in swept]
         for order_id in ids:
             log.warning("swept order %s from a lost worker", order_id)
         return ids
+
+
+class NotAlive(Exception):
+    """The worker's liveness key is gone: it must beat before it takes jobs."""
 
 
 def new_worker_id() -> str:
@@ -238,8 +266,11 @@ end
 return 0
 """
 
-# KEYS queued, taken; ARGV how many.
+# KEYS queued, taken, the worker's alive key; ARGV how many. -1: the worker is not alive.
 _TAKE = """
+if redis.call('EXISTS', KEYS[3]) == 0 then
+    return -1
+end
 local taken = {}
 for i = 1, tonumber(ARGV[1]) do
     local entry = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
@@ -249,14 +280,17 @@ end
 return taken
 """
 
-# KEYS taken, live; ARGV entry, order id.
+# KEYS taken, live; ARGV entry, order id. A job no longer held (swept meanwhile: queued
+# again) stays live: its queued copy finishes it.
 _FINISH = """
-redis.call('LREM', KEYS[1], 1, ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[2])
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) > 0 then
+    redis.call('HDEL', KEYS[2], ARGV[2])
+end
 return 1
 """
 
-# KEYS taken, live, scheduled; ARGV entry, order id, runs allowed, now ms, first delay ms.
+# KEYS taken, live, scheduled; ARGV entry, order id, runs allowed, now ms, first delay ms,
+# a random fraction (the jitter).
 # The delay doubles per run, with full jitter; -1 when the job has had all its runs. Only
 # a job still held counts a run: said twice (a reply lost), or after a sweep, it is a no-op.
 _RETRY = """
@@ -268,7 +302,7 @@ if runs >= tonumber(ARGV[3]) then
     redis.call('HDEL', KEYS[2], ARGV[2])
     return -1
 end
-local delay = math.random() * tonumber(ARGV[5]) * 2 ^ (runs - 1)
+local delay = tonumber(ARGV[6]) * tonumber(ARGV[5]) * 2 ^ (runs - 1)
 redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + math.floor(delay), ARGV[2])
 return runs
 """
@@ -291,13 +325,14 @@ end
 return #due
 """
 
-# KEYS workers, queued, live; ARGV alive-key prefix, taken-key prefix, runs allowed.
+# KEYS workers, queued, live; ARGV alive-key prefix, taken-key prefix, runs allowed, the
+# sweeping worker (never swept by itself).
 # Every entry a lost worker held goes back in the queue (its placed snapshot dropped: the
 # order may have moved on), counted as a run; the workers set forgets the worker.
 _SWEEP = """
 local swept = {}
 for _, worker in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-    if redis.call('EXISTS', ARGV[1] .. worker) == 0 then
+    if worker ~= ARGV[4] and redis.call('EXISTS', ARGV[1] .. worker) == 0 then
         local taken = ARGV[2] .. worker
         while true do
             local entry = redis.call('LPOP', taken)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from app.runtime import Runtime
+from app.services.queueing import NotAlive
 from app.services.reconciler import Reconciler
 from tests.integration.test_reconciler import place
 
@@ -25,6 +28,7 @@ async def test_a_lost_workers_jobs_are_queued_again_all_at_once(runtime: Runtime
     assert sorted(await queue.sweep()) == sorted(orders)
     assert await queue.runs(orders) == dict.fromkeys(orders, 1)
     assert await queue.depth() == 3
+    await queue.beat("w2")
     again = await queue.take("w2", up_to=10)
     assert [job.order_id for job in again] == orders
     assert all(job.placed is None for job in again)  # the snapshot may be stale now
@@ -78,5 +82,55 @@ async def test_a_stopping_worker_hands_its_jobs_back_first_in_line_uncounted(
     await queue.release("w1", job)
     await queue.leave("w1")
     assert await queue.runs([first]) == {first: 0}
+    await queue.beat("w2")
     again = await queue.take("w2", up_to=10)
     assert [j.order_id for j in again] == [first, second]
+
+
+async def test_a_swept_worker_takes_nothing_until_it_beats_again(runtime: Runtime) -> None:
+    queue = runtime.queue
+    order_id = await place(runtime)
+    await queue.enqueue(order_id)
+    # Swept while stalled: its key ran out and it is no longer listed. Were it to take now
+    # and then die, what it took would sit in a list no sweep looks at.
+    await queue.beat("w1")
+    await runtime.redis.delete(queue.alive_key("w1"))
+    await queue.sweep()
+    with pytest.raises(NotAlive):
+        await queue.take("w1")
+    assert await queue.depth() == 1
+
+    await queue.beat("w1")
+    [job] = await queue.take("w1")
+    assert job.order_id == order_id
+
+
+async def test_a_run_ending_after_its_worker_was_swept_leaves_the_queued_copy_live(
+    runtime: Runtime,
+) -> None:
+    queue = runtime.queue
+    order_id = await place(runtime)
+    await queue.enqueue(order_id)
+    await queue.beat("w1")
+    [job] = await queue.take("w1")
+    await runtime.redis.delete(queue.alive_key("w1"))  # slow, not dead: swept all the same
+    assert await queue.sweep() == [order_id]
+
+    await queue.finish("w1", job)  # the slow run ends
+
+    # Its copy is still queued and live: a second enqueue (a reconciler) is refused.
+    assert await queue.live([order_id]) == {order_id}
+    assert not await queue.enqueue(order_id)
+    assert await queue.depth() == 1
+
+
+async def test_retries_are_spread_not_all_due_at_once(runtime: Runtime) -> None:
+    queue = runtime.queue
+    orders = [await place(runtime) for _ in range(5)]
+    await queue.beat("w1")
+    for order_id in orders:
+        await queue.enqueue(order_id)
+        [job] = await queue.take("w1")
+        await queue.retry("w1", job)
+    due = [await queue.redis.zscore(queue.scheduled, order_id) for order_id in orders]
+    assert len(set(due)) == len(orders)

@@ -145,6 +145,7 @@ async def test_a_stopping_worker_hands_back_the_runs_it_could_not_finish(
     assert await queue.runs(["order-1", "order-2"]) == {"order-1": 0, "order-2": 0}
     assert await queue.depth() == 2
     assert await queue.redis.sismember(queue.workers, worker.worker.id) == 0
+    await queue.beat("another")
     again = await queue.take("another", up_to=10)
     assert sorted(job.order_id for job in again) == ["order-1", "order-2"]
 
@@ -176,7 +177,9 @@ async def test_a_run_whose_end_cannot_be_recorded_is_recorded_once_redis_answers
             return "could not finish the job of order order-1" in caplog.text
 
         await eventually(refused, timeout=10, what="the finish to be refused")
-        assert await queue.live(["order-1"]) == {"order-1"}  # still held: nobody reruns it
+        # Still held, not queued again and not counted as a run: nobody reruns it.
+        assert await queue.runs(["order-1"]) == {"order-1": 0}
+        assert await queue.depth() == 0
         await admin.acl_setuser(user, enabled=True, commands=["+@all"])
 
         async def finished() -> bool:
@@ -188,3 +191,25 @@ async def test_a_run_whose_end_cannot_be_recorded_is_recorded_once_redis_answers
         await worker.stop()
         await own.close()
         await admin.acl_deluser(user)
+
+
+async def test_a_job_held_but_not_running_is_queued_again_and_run(
+    queue: ExecutionQueue, start: Callable[..., Running]
+) -> None:
+    ran: list[str] = []
+
+    async def record(job: Job) -> None:
+        ran.append(job.order_id)
+
+    worker = start(record)
+    # What a take whose reply was lost leaves: the entry in the worker's list, the job
+    # live, and no run of it anywhere.
+    await queue.redis.hset(queue.live_key, "order-1", 0)
+    await queue.redis.rpush(queue.taken(worker.worker.id), b"order-1")
+
+    async def finished() -> bool:
+        return await queue.live(["order-1"]) == set()
+
+    await eventually(finished, timeout=10, what="the held job to be queued again and run")
+    await worker.stop()
+    assert ran == ["order-1"]
