@@ -247,8 +247,28 @@ def check_feed(stored: Stored, firehose: Firehose, findings: Findings) -> tuple[
         findings.messages.append(
             f"firehose: {missing} stored events never received (eventIds {gone[:10]}), "
             f"{repeated} received twice; connections ended: {firehose.closes}"
+            + (f"; {_around(gone[0], stored, firehose.received)}" if gone else "")
         )
     return missing, repeated
+
+
+def _around(first_gone: int, stored: Stored, received: Sequence[int]) -> str:
+    """Evidence for a gap: the first missing event, and what arrived just before and after
+    it (in arrival order), with each event's status and commit-side time."""
+    about = {
+        e.event_id: f"{e.event_id} ({order_id[:13]}… seq {e.seq} {e.status} at "
+        f"{e.at.strftime('%H:%M:%S.%f')[:-3]})"
+        for order_id, events in stored.events.items()
+        for e in events
+    }
+    before = [i for i in received if i < first_gone]
+    after = [i for i in received if i > first_gone]
+    seen_before = about.get(max(before), str(max(before))) if before else "nothing"
+    seen_after = about.get(after[0], str(after[0])) if after else "nothing"
+    return (
+        f"first missing {about.get(first_gone, first_gone)}; the highest received before "
+        f"it {seen_before}; the first received after it {seen_after}"
+    )
 
 
 def recovery(faults: Iterable[Fault], posts: Sequence[Post], stored: Stored) -> None:
