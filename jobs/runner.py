@@ -23,7 +23,6 @@ from app.services.queueing import (
     Job,
     NotAlive,
     new_worker_id,
-    pause_after_outage,
 )
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,14 @@ Step = Callable[[], Awaitable[object]]
 
 SCHEDULE_SECONDS = 0.5
 """How often due retries are queued: a retry starts within this long of its time."""
+GRACE_SECONDS = 3.0
+"""Running jobs get this long to finish at shutdown; the rest are cancelled and handed back."""
+
+
+async def pause_after_outage(error: Exception, seconds: float = 1.0) -> None:
+    """The worker's loops wait a moment when Redis is unreachable instead of spinning."""
+    log.warning("cannot reach the queue (%s); trying again shortly", error)
+    await asyncio.sleep(seconds)  # wait-ok: backoff while Redis is down
 
 
 class Worker:
@@ -52,7 +59,7 @@ class Worker:
         run: Run,
         *,
         concurrency: int,
-        grace_seconds: float = 3.0,
+        grace_seconds: float = GRACE_SECONDS,
     ) -> None:
         self.queue = queue
         self.run = run
@@ -228,7 +235,8 @@ class Worker:
             raise
 
     async def _wind_down(self) -> None:
-        """Running jobs get a grace period; those still running are handed back unrun."""
+        """Running jobs get a grace period; those still running are cancelled, and those that
+        stop are handed back unrun."""
         if self.running:
             await asyncio.wait(list(self.running), timeout=self.grace_seconds)
         late = dict(self.running)
@@ -237,8 +245,8 @@ class Worker:
         if late:
             # redis-py can swallow a cancellation mid-command: wait for it, but not forever.
             await asyncio.wait(list(late), timeout=self.grace_seconds)
-        # A run still going is not handed back (it would run twice at once); leaving, the
-        # worker's own sweep queues it again.
+        # A run still going is not handed back (it would run twice at once): the sweep as
+        # the worker leaves queues it again, as it does anything left taken.
         stopped = {task: job for task, job in late.items() if task.done()}
         handed = await asyncio.gather(
             *(self.queue.release(self.id, job) for job in stopped.values()),
@@ -246,7 +254,8 @@ class Worker:
         )
         for job, outcome in zip(stopped.values(), handed, strict=True):
             if isinstance(outcome, Exception):
-                # Left taken: the sweep queues it once this worker's key runs out.
+                # Left taken: the sweep as the worker leaves (or, failing that, once its key
+                # runs out) queues it again.
                 log.warning("could not hand back order %s: %s", job.order_id, outcome)
             else:
                 log.info("order %s handed back to the queue (worker stopping)", job.order_id)

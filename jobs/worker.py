@@ -17,8 +17,6 @@ log = logging.getLogger(__name__)
 TRIGGER_TICK_SECONDS = 0.2
 """How often the trigger looks at the pools: a crossing is seen within this long."""
 LAUNCH_TICK_SECONDS = 0.05
-GRACE_SECONDS = 3.0
-"""Running jobs get this long to finish at shutdown; any still running are handed back."""
 
 
 async def serve(settings: Settings) -> None:
@@ -51,7 +49,6 @@ async def serve(settings: Settings) -> None:
             runtime.queue,
             functools.partial(execute_order, runtime),
             concurrency=settings.worker_concurrency,
-            grace_seconds=GRACE_SECONDS,
         )
         log.info("worker %s taking jobs (%s at once)", worker.id, worker.concurrency)
         await worker.serve()

@@ -23,7 +23,6 @@ sweep of a worker that was only slow costs a second run, never a second trade.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import random
@@ -102,6 +101,8 @@ class ExecutionQueue:
         self.live_key = self.prefix + "live"
         self.scheduled = self.prefix + "scheduled"
         self.workers = self.prefix + "workers"
+        self._alive_prefix = self.prefix + "worker:"
+        self._taken_prefix = self.prefix + "taken:"
         self._enqueue = redis.register_script(_ENQUEUE)
         self._take = redis.register_script(_TAKE)
         self._finish = redis.register_script(_FINISH)
@@ -127,10 +128,7 @@ class ExecutionQueue:
 
     async def live(self, order_ids: Sequence[str]) -> set[str]:
         """Those of `order_ids` whose job is queued, scheduled for a retry, or running."""
-        if not order_ids:
-            return set()
-        runs = await self.redis.hmget(self.live_key, list(order_ids))
-        return {order_id for order_id, n in zip(order_ids, runs, strict=True) if n is not None}
+        return set(await self.runs(order_ids))
 
     async def runs(self, order_ids: Sequence[str]) -> dict[str, int]:
         """Per live job, the runs that ended without finishing it (swept or retried)."""
@@ -147,10 +145,10 @@ class ExecutionQueue:
     # -- a worker's side ---------------------------------------------------------------
 
     def taken(self, worker: str) -> str:
-        return f"{self.prefix}taken:{worker}"
+        return self._taken_prefix + worker
 
     def alive_key(self, worker: str) -> str:
-        return f"{self.prefix}worker:{worker}"
+        return self._alive_prefix + worker
 
     async def beat(self, worker: str) -> None:
         """Say the worker is alive for one more heartbeat."""
@@ -226,7 +224,7 @@ class ExecutionQueue:
         order ids."""
         swept = await self._sweep(
             keys=[self.workers, self.queued, self.live_key],
-            args=[self.prefix + "worker:", self.prefix + "taken:", self.policy.retries, by],
+            args=[self._alive_prefix, self._taken_prefix, self.policy.retries, by],
         )
         ids = [order_id.decode() for order_id in swept]
         for order_id in ids:
@@ -247,12 +245,6 @@ def make_queue(redis_url: str, name: str, policy: JobPolicy, concurrency: int) -
     (one connection, blocked while idle) and its job slots finish and retry on it."""
     connections = concurrency + 4
     return ExecutionQueue(redis_client(redis_url, connections=connections), name, policy)
-
-
-async def pause_after_outage(error: Exception, seconds: float = 1.0) -> None:
-    """A worker's loops wait a moment when Redis is unreachable instead of spinning."""
-    log.warning("cannot reach the queue (%s); trying again shortly", error)
-    await asyncio.sleep(seconds)  # wait-ok: backoff while Redis is down
 
 
 # -- scripts (each one atomic step) -------------------------------------------------------

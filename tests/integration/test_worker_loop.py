@@ -29,6 +29,15 @@ async def queue(runtime: Runtime) -> ExecutionQueue:
     return ExecutionQueue(runtime.queue.redis, runtime.settings.queue_name + "-loop", POLICY)
 
 
+async def finished(queue: ExecutionQueue, order_id: str, *, what: str) -> None:
+    """Wait until the order's job is no longer live: it ran to its end."""
+
+    async def done() -> bool:
+        return await queue.live([order_id]) == set()
+
+    await eventually(done, timeout=10, what=what)
+
+
 class Running:
     """A worker serving in the background; `stop()` waits for it to wind down."""
 
@@ -72,10 +81,7 @@ async def test_a_transient_failure_is_run_again_and_then_finished(
     worker = start(flaky)
     await queue.enqueue("order-1")
 
-    async def finished() -> bool:
-        return await queue.live(["order-1"]) == set()
-
-    await eventually(finished, timeout=10, what="the job to finish after two retries")
+    await finished(queue, "order-1", what="the job to finish after two retries")
     await worker.stop()
     assert runs["order-1"] == 3
 
@@ -94,10 +100,7 @@ async def test_a_run_that_hangs_ends_at_the_timeout_and_is_run_again(
     worker = start(hangs_once, HASTY)
     await queue.enqueue("order-1")
 
-    async def finished() -> bool:
-        return await queue.live(["order-1"]) == set()
-
-    await eventually(finished, timeout=10, what="the hung run to time out and run again")
+    await finished(queue, "order-1", what="the hung run to time out and run again")
     await worker.stop()
     assert runs["order-1"] == 2
     assert "timed out after 1s" in caplog.text
@@ -116,10 +119,7 @@ async def test_an_unexpected_error_is_logged_and_run_again(
     worker = start(breaks_once)
     await queue.enqueue("order-1")
 
-    async def finished() -> bool:
-        return await queue.live(["order-1"]) == set()
-
-    await eventually(finished, timeout=10, what="the job to run again after the error")
+    await finished(queue, "order-1", what="the job to run again after the error")
     await worker.stop()
     assert runs["order-1"] == 2
     assert "Error processing job for order order-1" in caplog.text
@@ -182,10 +182,7 @@ async def test_a_run_whose_end_cannot_be_recorded_is_recorded_once_redis_answers
         assert await queue.depth() == 0
         await admin.acl_setuser(user, enabled=True, commands=["+@all"])
 
-        async def finished() -> bool:
-            return await queue.live(["order-1"]) == set()
-
-        await eventually(finished, timeout=10, what="the finish to be recorded")
+        await finished(queue, "order-1", what="the finish to be recorded")
     finally:
         await admin.acl_setuser(user, enabled=True, commands=["+@all"])
         await worker.stop()
@@ -207,9 +204,6 @@ async def test_a_job_held_but_not_running_is_queued_again_and_run(
     await queue.redis.hset(queue.live_key, "order-1", 0)
     await queue.redis.rpush(queue.taken(worker.worker.id), b"order-1")
 
-    async def finished() -> bool:
-        return await queue.live(["order-1"]) == set()
-
-    await eventually(finished, timeout=10, what="the held job to be queued again and run")
+    await finished(queue, "order-1", what="the held job to be queued again and run")
     await worker.stop()
     assert ran == ["order-1"]
